@@ -1,0 +1,46 @@
+import { isExportError } from '../errors.js';
+import type { Command } from './command.js';
+import { demo } from './commands/demo.js';
+
+/** Registered subcommands; each lives in commands/<name>.ts. */
+const COMMANDS: Command[] = [demo];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'mcore-export: Megatron-Core checkpoints to TensorRT-LLM and Hugging Face checkpoints',
+    '',
+    'Usage: mcore-export <command> [options]   (mcore-export <command> --help for details)',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Exit codes: 0 success, 1 failure (the message starts with its error code), 2 usage error.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(cmd.help.trimEnd() + '\n');
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (isExportError(e)) {
+      process.stderr.write(`mcore-export ${name}: ${e.message}\n`);
+      return e.code === 'E_USAGE' ? 2 : 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,216 @@
+import { fail } from '../errors.js';
+import type { DType } from './dtype.js';
+import { contiguousStrides, fmtShape, normDim, numel, sameShape } from './shape.js';
+import * as V from './view.js';
+import type { View } from './view.js';
+
+/**
+ * A logical tensor as a tiling of views: each block is a strided view placed at index `at` of the tensor.
+ * This is how concatenation works without copying: a tensor merged from TP shards is one block per shard.
+ * Blocks never overlap and together cover the tensor (`checkTiling` verifies).
+ */
+export interface Block {
+  readonly at: readonly number[];
+  readonly view: View;
+}
+
+export interface Tensor {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly blocks: readonly Block[];
+}
+
+export function fromView(view: View): Tensor {
+  return { dtype: view.dtype, shape: view.shape, blocks: [{ at: view.shape.map(() => 0), view }] };
+}
+
+export function zeros(dtype: DType, shape: readonly number[]): Tensor {
+  return fromView(V.zerosView(dtype, shape));
+}
+
+export function tensorNumel(t: Tensor): number {
+  return numel(t.shape);
+}
+
+/** Joins tensors along `dim` (torch.cat) by shifting their blocks. */
+export function cat(parts: readonly Tensor[], dim: number): Tensor {
+  if (parts.length === 0) fail('E_SHAPE', 'cat of no tensors');
+  const first = parts[0]!;
+  const d = normDim(dim, first.shape.length);
+  const blocks: Block[] = [];
+  let offset = 0;
+  for (const p of parts) {
+    if (p.dtype !== first.dtype) fail('E_SHAPE', `cat of ${first.dtype} and ${p.dtype}`);
+    if (p.shape.length !== first.shape.length || p.shape.some((x, i) => i !== d && x !== first.shape[i])) {
+      fail('E_SHAPE', `cat along dim ${d}: shapes ${fmtShape(first.shape)} and ${fmtShape(p.shape)} disagree`);
+    }
+    for (const b of p.blocks) {
+      const at = [...b.at];
+      at[d] = at[d]! + offset;
+      blocks.push({ at, view: b.view });
+    }
+    offset += p.shape[d]!;
+  }
+  const shape = [...first.shape];
+  shape[d] = offset;
+  return { dtype: first.dtype, shape, blocks };
+}
+
+/** Elements [start, start + length) along `dim`: blocks are clipped, blocks outside dropped. */
+export function narrow(t: Tensor, dim: number, start: number, length: number): Tensor {
+  const d = normDim(dim, t.shape.length);
+  if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > t.shape[d]!) {
+    fail('E_SHAPE', `narrow(dim ${d}, ${start}, ${length}) out of range for shape ${fmtShape(t.shape)}`);
+  }
+  const end = start + length;
+  const blocks: Block[] = [];
+  for (const b of t.blocks) {
+    const lo = b.at[d]!;
+    const hi = lo + b.view.shape[d]!;
+    const clipLo = Math.max(lo, start);
+    const clipHi = Math.min(hi, end);
+    if (clipHi <= clipLo) continue;
+    const at = [...b.at];
+    at[d] = clipLo - start;
+    blocks.push({ at, view: V.narrow(b.view, d, clipLo - lo, clipHi - clipLo) });
+  }
+  const shape = [...t.shape];
+  shape[d] = length;
+  return { dtype: t.dtype, shape, blocks };
+}
+
+export function chunk(t: Tensor, n: number, dim: number): Tensor[] {
+  const d = normDim(dim, t.shape.length);
+  const size = t.shape[d]!;
+  if (!Number.isInteger(n) || n <= 0 || size % n !== 0) fail('E_SHAPE', `cannot split dimension ${d} of ${fmtShape(t.shape)} into ${n} equal parts`);
+  const part = size / n;
+  return Array.from({ length: n }, (_, i) => narrow(t, d, i * part, part));
+}
+
+export function split(t: Tensor, sizes: readonly number[], dim: number): Tensor[] {
+  const d = normDim(dim, t.shape.length);
+  if (sizes.reduce((a, b) => a + b, 0) !== t.shape[d]) fail('E_SHAPE', `split sizes [${sizes.join(', ')}] do not add up to dimension ${d} of ${fmtShape(t.shape)}`);
+  let start = 0;
+  return sizes.map((s) => {
+    const part = narrow(t, d, start, s);
+    start += s;
+    return part;
+  });
+}
+
+export function permute(t: Tensor, dims: readonly number[]): Tensor {
+  const r = t.shape.length;
+  const ds = dims.map((x) => normDim(x, r));
+  if (ds.length !== r || new Set(ds).size !== r) fail('E_SHAPE', `permute([${dims.join(', ')}]) is not a permutation of ${r} dimensions`);
+  return {
+    dtype: t.dtype,
+    shape: ds.map((x) => t.shape[x]!),
+    blocks: t.blocks.map((b) => ({ at: ds.map((x) => b.at[x]!), view: V.permute(b.view, ds) })),
+  };
+}
+
+export function transpose(t: Tensor, a = 0, b = 1): Tensor {
+  const dims = t.shape.map((_, i) => i);
+  const x = normDim(a, dims.length);
+  const y = normDim(b, dims.length);
+  dims[x] = y;
+  dims[y] = x;
+  return permute(t, dims);
+}
+
+export function unsqueeze(t: Tensor, dim: number): Tensor {
+  const d = normDim(dim, t.shape.length + 1);
+  const shape = [...t.shape];
+  shape.splice(d, 0, 1);
+  return {
+    dtype: t.dtype,
+    shape,
+    blocks: t.blocks.map((b) => {
+      const at = [...b.at];
+      at.splice(d, 0, 0);
+      return { at, view: V.unsqueeze(b.view, d) };
+    }),
+  };
+}
+
+/** Broadcasts size-1 dimensions (stride 0), as torch's `expand`. */
+export function expand(t: Tensor, shape: readonly number[]): Tensor {
+  if (shape.length < t.shape.length) fail('E_SHAPE', `cannot expand ${fmtShape(t.shape)} to ${fmtShape(shape)}`);
+  const lead = shape.length - t.shape.length;
+  return {
+    dtype: t.dtype,
+    shape: [...shape],
+    blocks: t.blocks.map((b) => {
+      const own = [...Array<number>(lead).fill(1), ...b.view.shape];
+      const blockShape = shape.map((d, i) => (i < lead || t.shape[i - lead] === 1 ? d : own[i]!));
+      const at = shape.map((_, i) => (i < lead ? 0 : t.shape[i - lead] === 1 ? 0 : b.at[i - lead]!));
+      return { at, view: V.expand(b.view, blockShape) };
+    }),
+  };
+}
+
+/**
+ * Same elements in a new shape. Each block must cover a run of whole rows (full extent in every dim but the
+ * first) — the case of tensors merged along dim 0 — or the reshape must leave dim 0.. of the block alone.
+ * Row runs that straddle the new shape's boundaries are cut into pieces that do not.
+ */
+export function reshape(t: Tensor, newShape: readonly number[]): Tensor {
+  const target = V.resolveShape(newShape, numel(t.shape));
+  if (sameShape(target, t.shape)) return t;
+  if (t.blocks.length === 1 && t.blocks[0]!.view.shape.every((d, i) => d === t.shape[i])) return fromView(V.reshape(t.blocks[0]!.view, target));
+  const rowSize = numel(t.shape.slice(1));
+  const blocks: Block[] = [];
+  for (const b of t.blocks) {
+    if (!b.view.shape.every((d, i) => i === 0 || d === t.shape[i])) {
+      fail('E_UNSUPPORTED', `reshape ${fmtShape(t.shape)} → ${fmtShape(target)} of a tensor tiled along an inner dimension`);
+    }
+    const flat = V.reshape(b.view, [b.view.shape[0]! * rowSize]);
+    let lo = b.at[0]! * rowSize;
+    const hi = lo + flat.shape[0]!;
+    while (lo < hi) {
+      const slab = largestSlab(target, lo, hi);
+      const piece = V.narrow(flat, 0, lo - b.at[0]! * rowSize, slab.count * slab.inner);
+      blocks.push({ at: slab.at, view: V.reshape(piece, slab.shape) });
+      lo += slab.count * slab.inner;
+    }
+  }
+  return { dtype: t.dtype, shape: target, blocks };
+}
+
+/** The largest box of `shape` that starts at flat index `lo`, stays below `hi`, and is a run along one dim. */
+function largestSlab(shape: readonly number[], lo: number, hi: number) {
+  const strides = contiguousStrides(shape);
+  for (let j = 0; j < shape.length; j++) {
+    const inner = strides[j]!;
+    if (lo % inner !== 0) continue;
+    const startInDim = (lo / inner) % shape[j]!;
+    const count = Math.min(Math.floor((hi - lo) / inner), shape[j]! - startInDim);
+    if (count <= 0) continue;
+    const at = shape.map((_, i) => (i < j ? Math.floor(lo / strides[i]!) % shape[i]! : i === j ? startInDim : 0));
+    const boxShape = shape.map((d, i) => (i < j ? 1 : i === j ? count : d));
+    return { at, shape: boxShape, count, inner };
+  }
+  return fail('E_SHAPE', `internal: no slab at ${lo} in ${fmtShape(shape)}`);
+}
+
+/** Verifies that blocks lie inside the tensor, match its dtype, and cover it exactly once. */
+export function checkTiling(t: Tensor, name = 'tensor'): void {
+  let covered = 0;
+  for (const b of t.blocks) {
+    if (b.view.dtype !== t.dtype) fail('E_SHAPE', `${name}: block dtype ${b.view.dtype} differs from ${t.dtype}`);
+    if (b.at.length !== t.shape.length || b.view.shape.length !== t.shape.length) fail('E_SHAPE', `${name}: block rank differs from tensor rank`);
+    b.at.forEach((a, i) => {
+      if (a < 0 || a + b.view.shape[i]! > t.shape[i]!) fail('E_SHAPE', `${name}: block at [${b.at.join(', ')}] ${fmtShape(b.view.shape)} lies outside ${fmtShape(t.shape)}`);
+    });
+    covered += numel(b.view.shape);
+  }
+  if (covered !== numel(t.shape)) fail('E_SHAPE', `${name}: blocks cover ${covered} of ${numel(t.shape)} elements`);
+  for (let i = 0; i < t.blocks.length; i++) {
+    for (let j = i + 1; j < t.blocks.length; j++) {
+      const a = t.blocks[i]!;
+      const b = t.blocks[j]!;
+      const overlap = a.at.every((x, k) => x < b.at[k]! + b.view.shape[k]! && b.at[k]! < x + a.view.shape[k]!);
+      if (overlap && numel(a.view.shape) > 0 && numel(b.view.shape) > 0) fail('E_SHAPE', `${name}: blocks ${i} and ${j} overlap`);
+    }
+  }
+}
