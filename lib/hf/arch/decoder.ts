@@ -1,0 +1,99 @@
+// The Llama-shaped decoder (embed_tokens, layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj,
+// post_attention_layernorm, mlp}, norm, lm_head) that Llama, Mixtral, Nemotron and Gemma share in transformers.
+import { fail } from '../../errors.js';
+import { zeros } from '../../tensor/tensor.js';
+import type { Affine } from '../../plan/plan.js';
+import { layerNames } from '../source.js';
+import { splitGatedFc1, splitQkv, trimVocab } from '../split.js';
+import type { HfRuleContext, HfTensor } from '../types.js';
+
+export interface DecoderShape {
+  /** norms carry a bias (LayerNorm) */
+  readonly normBias: boolean;
+  /** applied to every norm weight (±1 between gamma conventions) */
+  readonly normAffine?: Affine | undefined;
+  /** 'gated': gate_proj/up_proj/down_proj; 'plain': up_proj/down_proj; 'mixtral': block_sparse_moe */
+  readonly mlp: 'gated' | 'plain' | 'mixtral';
+  /** write lm_head.weight (false when the target ties it to embed_tokens) */
+  readonly lmHead: boolean;
+}
+
+function normTensors(ctx: HfRuleContext, out: HfTensor[], hfName: string, names: (w: 'weight' | 'bias') => string[], shape: DecoderShape): void {
+  out.push({ name: `${hfName}.weight`, tensor: ctx.src.get(...names('weight')), ...(shape.normAffine ? { affine: shape.normAffine } : {}) });
+  if (shape.normBias) out.push({ name: `${hfName}.bias`, tensor: ctx.src.get(...names('bias')) });
+}
+
+export function decoderTensors(ctx: HfRuleContext, shape: DecoderShape): HfTensor[] {
+  const { cfg, src } = ctx;
+  const out: HfTensor[] = [];
+  out.push({ name: 'model.embed_tokens.weight', tensor: trimVocab(src.get('embedding.word_embeddings.weight'), ctx.vocab, 'embedding.word_embeddings.weight') });
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const m = layerNames(i);
+    const h = `model.layers.${i}.`;
+    normTensors(ctx, out, `${h}input_layernorm`, m.inputNorm, shape);
+    const qkv = splitQkv(src.get(m.qkv('weight')), cfg, m.qkv('weight'));
+    out.push({ name: `${h}self_attn.q_proj.weight`, tensor: qkv.q }, { name: `${h}self_attn.k_proj.weight`, tensor: qkv.k }, { name: `${h}self_attn.v_proj.weight`, tensor: qkv.v });
+    if (cfg.addQkvBias) {
+      const b = splitQkv(src.get(m.qkv('bias')), cfg, m.qkv('bias'));
+      out.push({ name: `${h}self_attn.q_proj.bias`, tensor: b.q }, { name: `${h}self_attn.k_proj.bias`, tensor: b.k }, { name: `${h}self_attn.v_proj.bias`, tensor: b.v });
+    }
+    const proj = src.get(m.proj('weight'));
+    out.push({ name: `${h}self_attn.o_proj.weight`, tensor: proj });
+    // transformers' attention_bias covers all four projections; a QKV-only bias (Qwen style) gets a zero o_proj bias
+    if (cfg.addQkvBias) out.push({ name: `${h}self_attn.o_proj.bias`, tensor: src.maybe(m.proj('bias')) ?? zeros(proj.dtype, [proj.shape[0]!]) });
+    else if (src.has(m.proj('bias'))) fail('E_UNSUPPORTED', 'output projection has a bias but QKV has none', { file: ctx.where, tensor: m.proj('bias') });
+    normTensors(ctx, out, `${h}post_attention_layernorm`, m.preMlpNorm, shape);
+    if (shape.mlp === 'mixtral') out.push(...mixtralExperts(ctx, i));
+    else out.push(...denseMlp(ctx, i, shape.mlp === 'gated'));
+  }
+  normTensors(ctx, out, 'model.norm', (w) => [`decoder.final_layernorm.${w}`], shape);
+  if (shape.lmHead) {
+    const name = cfg.shareEmbeddingsAndOutputWeights ? 'embedding.word_embeddings.weight' : 'output_layer.weight';
+    out.push({ name: 'lm_head.weight', tensor: trimVocab(src.get(name), ctx.vocab, name) });
+  }
+  // a tied PP>1 checkpoint keeps a copy of the embedding as output_layer.weight: same values, nothing to add
+  if (cfg.shareEmbeddingsAndOutputWeights) src.ignore((n) => n === 'output_layer.weight');
+  return out;
+}
+
+function denseMlp(ctx: HfRuleContext, i: number, gated: boolean): HfTensor[] {
+  const { cfg, src } = ctx;
+  const m = layerNames(i);
+  const h = `model.layers.${i}.mlp.`;
+  const out: HfTensor[] = [];
+  const fc1 = src.get(m.fc1('weight'));
+  const fc1b = cfg.addBiasLinear ? src.get(m.fc1('bias')) : undefined;
+  if (gated) {
+    const w = splitGatedFc1(fc1, cfg.ffnHiddenSize, m.fc1('weight'));
+    out.push({ name: `${h}gate_proj.weight`, tensor: w.gate }, { name: `${h}up_proj.weight`, tensor: w.up });
+    if (fc1b) {
+      const b = splitGatedFc1(fc1b, cfg.ffnHiddenSize, m.fc1('bias'));
+      out.push({ name: `${h}gate_proj.bias`, tensor: b.gate }, { name: `${h}up_proj.bias`, tensor: b.up });
+    }
+  } else {
+    out.push({ name: `${h}up_proj.weight`, tensor: fc1 });
+    if (fc1b) out.push({ name: `${h}up_proj.bias`, tensor: fc1b });
+  }
+  out.push({ name: `${h}down_proj.weight`, tensor: src.get(m.fc2('weight')) });
+  if (cfg.addBiasLinear) out.push({ name: `${h}down_proj.bias`, tensor: src.get(m.fc2('bias')) });
+  return out;
+}
+
+/** Mixtral's classic Hub layout: block_sparse_moe.gate + experts.E.{w1 (gate), w3 (up), w2 (down)}. */
+function mixtralExperts(ctx: HfRuleContext, i: number): HfTensor[] {
+  const { cfg, src } = ctx;
+  const m = layerNames(i);
+  const h = `model.layers.${i}.block_sparse_moe.`;
+  const out: HfTensor[] = [{ name: `${h}gate.weight`, tensor: src.get(m.router('weight')) }];
+  const ffn = cfg.moeFfnHiddenSize ?? cfg.ffnHiddenSize;
+  for (let j = 0; j < cfg.numMoeExperts!; j++) {
+    const fc1Names = m.expert(j, 'linear_fc1', 'weight');
+    const w = splitGatedFc1(src.get(...fc1Names), ffn, fc1Names[0]!);
+    out.push(
+      { name: `${h}experts.${j}.w1.weight`, tensor: w.gate },
+      { name: `${h}experts.${j}.w2.weight`, tensor: src.get(...m.expert(j, 'linear_fc2', 'weight')) },
+      { name: `${h}experts.${j}.w3.weight`, tensor: w.up },
+    );
+  }
+  return out;
+}

@@ -1,0 +1,83 @@
+// GPT2LMHeadModel: LayerNorm, learned absolute positions, GeLU, biases everywhere, multi-head attention.
+// Its linears are Conv1D modules that store weights as [in, out]: every Megatron [out, in] weight is transposed,
+// and c_attn is [q | k | v] (all heads of each) along the output axis.
+import { fail } from '../../errors.js';
+import { cat, transpose, zeros } from '../../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { hfActivation, normAffine, requireDense, requireNorm } from '../common.js';
+import { layerNames } from '../source.js';
+import { splitQkv, trimVocab } from '../split.js';
+import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
+
+export function gpt2Model(ctx: HfRuleContext): HfModel {
+  const { cfg, src, where } = ctx;
+  const target = 'GPT2LMHeadModel';
+  requireNorm(ctx, target, 'LayerNorm');
+  requireDense(ctx, target);
+  if (cfg.positionEmbeddingType !== 'learned_absolute') fail('E_UNSUPPORTED', `${target} has learned absolute positions; the checkpoint uses '${cfg.positionEmbeddingType}'`, { file: where });
+  if (cfg.numQueryGroups !== cfg.numAttentionHeads) fail('E_UNSUPPORTED', `${target} has no grouped-query attention (${cfg.numQueryGroups} groups for ${cfg.numAttentionHeads} heads); try --arch starcoder`, { file: where });
+  if (cfg.kvChannels * cfg.numAttentionHeads !== cfg.hiddenSize) fail('E_UNSUPPORTED', `${target} needs heads × head dim = hidden size (${cfg.numAttentionHeads} × ${cfg.kvChannels} ≠ ${cfg.hiddenSize})`, { file: where });
+  if (cfg.gatedLinearUnit) fail('E_UNSUPPORTED', `${target} has no gated MLP`, { file: where });
+
+  const affine = normAffine(cfg, false);
+  const out: HfTensor[] = [];
+  const norm = (hf: string, names: (w: 'weight' | 'bias') => string[]) => {
+    out.push({ name: `${hf}.weight`, tensor: src.get(...names('weight')), ...(affine ? { affine } : {}) });
+    out.push({ name: `${hf}.bias`, tensor: src.get(...names('bias')) });
+  };
+  // Conv1D always has a bias: a bias-free checkpoint gets zeros (adding zero changes nothing)
+  const bias = (name: string, rows: number, dtype: Tensor['dtype']) => src.maybe(name) ?? zeros(dtype, [rows]);
+
+  out.push({ name: 'transformer.wte.weight', tensor: trimVocab(src.get('embedding.word_embeddings.weight'), ctx.vocab, 'embedding.word_embeddings.weight') });
+  const wpe = src.get('embedding.position_embeddings.weight');
+  out.push({ name: 'transformer.wpe.weight', tensor: wpe });
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const m = layerNames(i);
+    const h = `transformer.h.${i}.`;
+    norm(`${h}ln_1`, m.inputNorm);
+    const w = src.get(m.qkv('weight'));
+    const qkv = splitQkv(w, cfg, m.qkv('weight'));
+    out.push({ name: `${h}attn.c_attn.weight`, tensor: transpose(cat([qkv.q, qkv.k, qkv.v], 0)) });
+    const qkvBias = splitQkv(bias(m.qkv('bias'), w.shape[0]!, w.dtype), cfg, m.qkv('bias'));
+    out.push({ name: `${h}attn.c_attn.bias`, tensor: cat([qkvBias.q, qkvBias.k, qkvBias.v], 0) });
+    const proj = src.get(m.proj('weight'));
+    out.push({ name: `${h}attn.c_proj.weight`, tensor: transpose(proj) });
+    out.push({ name: `${h}attn.c_proj.bias`, tensor: bias(m.proj('bias'), proj.shape[0]!, proj.dtype) });
+    norm(`${h}ln_2`, m.preMlpNorm);
+    const fc1 = src.get(m.fc1('weight'));
+    out.push({ name: `${h}mlp.c_fc.weight`, tensor: transpose(fc1) });
+    out.push({ name: `${h}mlp.c_fc.bias`, tensor: bias(m.fc1('bias'), fc1.shape[0]!, fc1.dtype) });
+    const fc2 = src.get(m.fc2('weight'));
+    out.push({ name: `${h}mlp.c_proj.weight`, tensor: transpose(fc2) });
+    out.push({ name: `${h}mlp.c_proj.bias`, tensor: bias(m.fc2('bias'), fc2.shape[0]!, fc2.dtype) });
+  }
+  norm('transformer.ln_f', (w) => [`decoder.final_layernorm.${w}`]);
+  const tied = cfg.shareEmbeddingsAndOutputWeights;
+  if (tied) src.ignore((n) => n === 'output_layer.weight');
+  else out.push({ name: 'lm_head.weight', tensor: trimVocab(src.get('output_layer.weight'), ctx.vocab, 'output_layer.weight') });
+
+  return {
+    architecture: target,
+    modelType: 'gpt2',
+    config: {
+      vocab_size: ctx.vocab,
+      n_positions: wpe.shape[0],
+      n_embd: cfg.hiddenSize,
+      n_layer: cfg.numLayers,
+      n_head: cfg.numAttentionHeads,
+      n_inner: cfg.ffnHiddenSize,
+      activation_function: hfActivation(cfg, ctx.args, where, 'gelu_new'),
+      layer_norm_epsilon: cfg.layernormEpsilon,
+      resid_pdrop: 0.0,
+      embd_pdrop: 0.0,
+      attn_pdrop: 0.0,
+      scale_attn_weights: true,
+      scale_attn_by_inverse_layer_idx: false,
+      reorder_and_upcast_attn: false,
+      bos_token_id: null,
+      eos_token_id: null,
+      tie_word_embeddings: tied,
+    },
+    tensors: out,
+  };
+}

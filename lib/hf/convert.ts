@@ -1,0 +1,47 @@
+// Megatron logical tensors + config → a Hugging Face model (config + state dict of lazy views).
+import { fail } from '../errors.js';
+import type { ModelType } from '../megatron/types.js';
+import { bigcodeModel } from './arch/bigcode.js';
+import { falconModel } from './arch/falcon.js';
+import { gemmaModel } from './arch/gemma.js';
+import { gpt2Model } from './arch/gpt2.js';
+import { llamaModel } from './arch/llama.js';
+import { mixtralModel } from './arch/mixtral.js';
+import { nemotronModel } from './arch/nemotron.js';
+import { SourceTensors } from './source.js';
+import type { HfConvertInput, HfModel, HfRule } from './types.js';
+
+/** The transformers architecture each Megatron model type becomes. */
+export const HF_ARCHITECTURES: Readonly<Record<ModelType, { architecture: string; rule: HfRule }>> = {
+  gpt: { architecture: 'GPT2LMHeadModel', rule: gpt2Model },
+  gptnext: { architecture: 'NemotronForCausalLM', rule: nemotronModel },
+  llama: { architecture: 'LlamaForCausalLM', rule: llamaModel },
+  mixtral: { architecture: 'MixtralForCausalLM', rule: mixtralModel },
+  gemma: { architecture: 'GemmaForCausalLM', rule: gemmaModel },
+  starcoder: { architecture: 'GPTBigCodeForCausalLM', rule: bigcodeModel },
+  falcon: { architecture: 'FalconForCausalLM', rule: falconModel },
+};
+
+/** Vocabulary rows to keep: padding rows past the tokenizer's vocabulary are dropped. */
+export function hfVocabSize(input: Pick<HfConvertInput, 'config' | 'vocabSize' | 'where'>): number {
+  const padded = input.config.paddedVocabSize;
+  const v = input.vocabSize ?? input.config.vocabSize ?? padded;
+  if (!Number.isInteger(v) || v < 1 || v > padded) fail('E_CONFIG', `vocabulary size ${v} must be between 1 and the checkpoint's ${padded} rows`, input.where ? { file: input.where } : {});
+  return v;
+}
+
+/** Applies the model type's rule, then checks no checkpoint tensor was left out and no name repeats. */
+export function toHfModel(input: HfConvertInput): HfModel {
+  const where = input.where ?? '<tensors>';
+  const entry = HF_ARCHITECTURES[input.modelType];
+  if (!entry) fail('E_UNSUPPORTED', `no Hugging Face export for model type '${String(input.modelType)}'`, { file: where });
+  const src = new SourceTensors(input.tensors, where);
+  const model = entry.rule({ cfg: input.config, args: input.args ?? null, vocab: hfVocabSize(input), src, where });
+  src.assertAllUsed(model.architecture);
+  const seen = new Set<string>();
+  for (const t of model.tensors) {
+    if (seen.has(t.name)) fail('E_CONFIG', `internal: ${model.architecture} rule wrote ${t.name} twice`, { tensor: t.name });
+    seen.add(t.name);
+  }
+  return model;
+}
