@@ -1,9 +1,10 @@
 import { isExportError } from '../errors.js';
 import type { Command } from './command.js';
 import { demo } from './commands/demo.js';
+import { build } from './commands/build.js';
 
 /** Registered subcommands; each lives in commands/<name>.ts. */
-const COMMANDS: Command[] = [demo];
+const COMMANDS: Command[] = [demo, build];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
