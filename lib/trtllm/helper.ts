@@ -1,0 +1,265 @@
+import { fail } from '../errors.js';
+import type { ModelType, TransformerConfig } from '../megatron/types.js';
+import { MODEL_TYPES } from '../megatron/types.js';
+import type { PlanTensor } from '../plan/plan.js';
+import * as T from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { View } from '../tensor/view.js';
+import { type TrtDType, TRT_DTYPES, trtllmConfig, type ConfigModelOptions } from './config.js';
+import { type ConversionDict, mergeConversionDict } from './conversion-dict.js';
+import { convertRankShard, ON_DEVICE_MODEL_TYPES, type ParallelState } from './distributed.js';
+import { allRanks, type RankMapping, rankMapping } from './mapping.js';
+import { type PyJson, pyJsonDump } from './pyjson.js';
+import { planRankTensors, sortLikeSafetensors, weightsForRank } from './rank-weights.js';
+import { checkTensorParallel, type ConvertedWeight, convertWeights, padVocabSize } from './rules.js';
+
+/** Megatron's ExportConfig (camelCase): the inference layout to convert to. */
+export interface ExportConfig {
+  readonly inferenceTpSize?: number;
+  readonly inferencePpSize?: number;
+  readonly useParallelEmbedding?: boolean;
+  /** 0 = vocabulary rows (Megatron's only choice), 1 = hidden columns */
+  readonly embeddingShardingDim?: 0 | 1;
+}
+
+/** TRTLLMHelper's constructor options, as Megatron's (camelCase). */
+export interface TRTLLMHelperOptions {
+  readonly transformerConfig: TransformerConfig;
+  readonly modelType: ModelType;
+  /** extra Megatron-name → TRTLLMLayers-name entries, merged over the default dictionary */
+  readonly trtllmConversionDict?: Readonly<Record<string, string>>;
+  readonly positionEmbeddingType?: 'learned_absolute' | 'rope';
+  readonly maxPositionEmbeddings?: number | null;
+  readonly rotaryPercentage?: number;
+  readonly rotaryBase?: number;
+  readonly ropeScalingFactor?: number;
+  readonly moeTpMode?: number;
+  readonly multiQueryMode?: boolean;
+  readonly activation?: string;
+  readonly seqLenInterpolationFactor?: number | null;
+  readonly moeRenormMode?: number | null;
+  readonly shareEmbeddingsAndOutputWeights?: boolean;
+}
+
+export interface GetWeightsOptions {
+  /** logical tensors named as in a Megatron state dict (the whole model; for on-device conversion this rank's shard) */
+  readonly modelStateDict: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>;
+  readonly dtype: TrtDType;
+  readonly exportConfig?: ExportConfig;
+  readonly onDeviceDistributedConversion?: boolean;
+  /** tokenizer vocabulary; required for on-device conversion, refused otherwise (as Megatron) */
+  readonly vocabSize?: number;
+  readonly gpusPerNode?: number;
+  /** false: per-layer tensors are stacked `[numLayers, ...]` under names without a layer number */
+  readonly stateDictSplitByLayerNumbers?: boolean;
+  /** on-device conversion: this rank's place (Megatron reads it from parallel_state) */
+  readonly parallelState?: ParallelState;
+}
+
+/** One rank's converted weights: plan tensors (metadata, nothing read yet) in file order. */
+export interface TrtllmRankWeights {
+  readonly rank: number;
+  readonly mapping: RankMapping;
+  readonly tensors: readonly PlanTensor[];
+}
+
+/** One rank's PretrainedConfig: the config.json fields (shared by all ranks) and the rank's mapping. */
+export interface TrtllmPretrainedConfig {
+  readonly rank: number;
+  readonly mapping: RankMapping;
+  readonly fields: { readonly [k: string]: PyJson };
+  /** config.json text exactly as Megatron's tooling writes it (`json.dump(indent=2)`) */
+  toJson(): string;
+}
+
+function toMap(sd: GetWeightsOptions['modelStateDict']): Map<string, Tensor> {
+  return sd instanceof Map ? new Map(sd) : new Map(Object.entries(sd as Record<string, Tensor>));
+}
+
+/**
+ * Megatron's TRTLLMHelper in TypeScript: converts a Megatron-Core state dict into TensorRT-LLM weights and
+ * configs. Weights come back as copy-plan tensors (lazy views plus casts), so nothing is read or copied until a
+ * plan executor writes them.
+ */
+export class TRTLLMHelper {
+  readonly transformerConfig: TransformerConfig;
+  readonly modelType: ModelType;
+  readonly trtllmConversionDict: ConversionDict;
+  readonly positionEmbeddingType: 'learned_absolute' | 'rope';
+  readonly maxPositionEmbeddings: number | null;
+  readonly rotaryPercentage: number;
+  readonly rotaryBase: number;
+  readonly ropeScalingFactor: number;
+  readonly moeTpMode: number;
+  readonly multiQueryMode: boolean;
+  readonly activation: string;
+  readonly seqLenInterpolationFactor: number | null;
+  readonly moeRenormMode: number | null;
+  readonly shareEmbeddingsAndOutputWeights: boolean;
+
+  constructor(o: TRTLLMHelperOptions) {
+    if (!o || !o.transformerConfig) fail('E_USAGE', 'TRTLLMHelper needs a transformerConfig');
+    if (!MODEL_TYPES.includes(o.modelType)) fail('E_USAGE', `modelType '${String(o.modelType)}' is not one of ${MODEL_TYPES.join(', ')}`);
+    const pe = o.positionEmbeddingType ?? 'learned_absolute';
+    if (pe !== 'learned_absolute' && pe !== 'rope') fail('E_USAGE', `Position embedding type should be one of learned_absolute, rope. You entered ${String(pe)}`);
+    this.multiQueryMode = o.multiQueryMode ?? false;
+    const c = o.transformerConfig;
+    // Megatron: num_query_groups 0 means one KV head per query head, or a single one in multi-query mode.
+    this.transformerConfig = c.numQueryGroups > 0 ? c : { ...c, numQueryGroups: this.multiQueryMode ? 1 : c.numAttentionHeads };
+    this.modelType = o.modelType;
+    this.trtllmConversionDict = mergeConversionDict(o.trtllmConversionDict);
+    this.positionEmbeddingType = pe;
+    this.maxPositionEmbeddings = o.maxPositionEmbeddings ?? null;
+    this.rotaryPercentage = o.rotaryPercentage ?? 1.0;
+    this.rotaryBase = o.rotaryBase ?? 10000;
+    this.ropeScalingFactor = o.ropeScalingFactor ?? 8.0;
+    this.moeTpMode = o.moeTpMode ?? 2;
+    this.activation = o.activation ?? 'gelu';
+    this.seqLenInterpolationFactor = o.seqLenInterpolationFactor ?? null;
+    this.moeRenormMode = o.moeRenormMode ?? null;
+    this.shareEmbeddingsAndOutputWeights = o.shareEmbeddingsAndOutputWeights ?? false;
+  }
+
+  private modelOptions(): ConfigModelOptions {
+    return {
+      transformerConfig: this.transformerConfig,
+      modelType: this.modelType,
+      positionEmbeddingType: this.positionEmbeddingType,
+      maxPositionEmbeddings: this.maxPositionEmbeddings,
+      rotaryPercentage: this.rotaryPercentage,
+      rotaryBase: this.rotaryBase,
+      moeTpMode: this.moeTpMode,
+      activation: this.activation,
+      seqLenInterpolationFactor: this.seqLenInterpolationFactor,
+      moeRenormMode: this.moeRenormMode,
+      shareEmbeddingsAndOutputWeights: this.shareEmbeddingsAndOutputWeights,
+    };
+  }
+
+  /**
+   * Megatron's `get_trtllm_pretrained_config_and_model_weights`: `{ weights, configs }`, one entry per output
+   * rank (single-device conversion) or one for this rank (on-device conversion).
+   */
+  getTrtllmPretrainedConfigAndModelWeights(o: GetWeightsOptions): { weights: TrtllmRankWeights[]; configs: TrtllmPretrainedConfig[] } {
+    if (!o || !o.modelStateDict) fail('E_USAGE', 'Model state dict is not set');
+    if (!TRT_DTYPES.includes(o.dtype)) fail('E_USAGE', `dtype '${String(o.dtype)}' is not one of ${TRT_DTYPES.join(', ')}`);
+    let sd = toMap(o.modelStateDict);
+    for (const k of [...sd.keys()]) if (k.includes('extra_state')) sd.delete(k);
+    if (o.stateDictSplitByLayerNumbers === false) sd = unstackLayers(sd, this.transformerConfig.numLayers);
+
+    if (o.onDeviceDistributedConversion) {
+      if (o.vocabSize === undefined) fail('E_USAGE', 'Need to pass in vocabSize for on device conversion');
+      if (!(ON_DEVICE_MODEL_TYPES as readonly string[]).includes(this.modelType)) fail('E_UNSUPPORTED', `On device conversion only supported for model types ${ON_DEVICE_MODEL_TYPES.join(', ')}`);
+      if (o.exportConfig !== undefined) fail('E_USAGE', 'exportConfig is inferred from the parallel state for on device conversion; load the model in the layout you want and pass its state dict');
+      if (o.gpusPerNode === undefined) fail('E_USAGE', 'Need to pass in gpusPerNode for on device conversion');
+      const ps = o.parallelState ?? fail('E_USAGE', 'on device conversion needs parallelState { tpRank, tpSize, ppRank, ppSize }');
+      checkParallelState(ps);
+      const converted = convertRankShard(sd, this.trtllmConversionDict, this.ruleBase(o.dtype), ps, o.vocabSize);
+      const mapping = rankMapping(ps.ppRank * ps.tpSize + ps.tpRank, ps.tpSize, ps.ppSize);
+      const tensors = planRankTensors(sortLikeSafetensors(converted.map((w) => ({ name: w.name, tensor: w.parts[0]!, dtype: w.dtype, affine: w.affine }))));
+      const fields = trtllmConfig(this.modelOptions(), {
+        dtype: o.dtype, tpSize: ps.tpSize, ppSize: ps.ppSize, gpusPerNode: o.gpusPerNode, vocabSize: o.vocabSize, useParallelEmbedding: true, embeddingShardingDim: 0,
+      });
+      return { weights: [{ rank: mapping.rank, mapping, tensors }], configs: [makeConfig(mapping, fields)] };
+    }
+
+    if (o.vocabSize !== undefined) fail('E_USAGE', 'vocabSize is inferred from the input layer for single-device conversion; leave it undefined');
+    const e = o.exportConfig ?? {};
+    return this.convertSingleDevice(sd, {
+      dtype: o.dtype,
+      tpSize: e.inferenceTpSize ?? 1,
+      ppSize: e.inferencePpSize ?? 1,
+      useParallelEmbedding: e.useParallelEmbedding ?? false,
+      embeddingShardingDim: e.embeddingShardingDim ?? 0,
+      gpusPerNode: o.gpusPerNode,
+    });
+  }
+
+  /** Single-device conversion with the extensions exportTrtllm uses (tokenizer-vocabulary trimming, selected ranks). */
+  convertSingleDevice(
+    sd: ReadonlyMap<string, Tensor>,
+    x: { dtype: TrtDType; tpSize: number; ppSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1; gpusPerNode?: number | undefined; vocabSize?: number | undefined; ranks?: readonly number[] | undefined },
+  ): { weights: TrtllmRankWeights[]; configs: TrtllmPretrainedConfig[] } {
+    const c = this.transformerConfig;
+    checkTensorParallel(c, x.tpSize);
+    if (!Number.isInteger(x.ppSize) || x.ppSize < 1 || x.ppSize > c.numLayers) fail('E_CONFIG', `pipeline-parallel size ${x.ppSize} must be between 1 and the model's ${c.numLayers} layers`);
+    if (x.embeddingShardingDim !== 0 && x.embeddingShardingDim !== 1) fail('E_USAGE', `embeddingShardingDim must be 0 or 1, got ${String(x.embeddingShardingDim)}`);
+    const converted = convertWeights(sd, this.trtllmConversionDict, {
+      ...this.ruleBase(x.dtype),
+      tpSize: x.tpSize,
+      useParallelEmbedding: x.useParallelEmbedding,
+      embeddingShardingDim: x.embeddingShardingDim,
+      vocabSize: x.vocabSize,
+    });
+    const fields = trtllmConfig(this.modelOptions(), {
+      dtype: x.dtype,
+      tpSize: x.tpSize,
+      ppSize: x.ppSize,
+      gpusPerNode: x.gpusPerNode ?? x.tpSize,
+      vocabSize: configVocabSize(converted, x),
+      useParallelEmbedding: x.useParallelEmbedding,
+      embeddingShardingDim: x.embeddingShardingDim,
+    });
+    const renamePostLayernorm = fields['new_decoder_architecture'] === true ? 'mlp_layernorm' : undefined;
+    const mappings = allRanks(x.tpSize, x.ppSize).filter((m) => !x.ranks || x.ranks.includes(m.rank));
+    return {
+      weights: mappings.map((m) => ({ rank: m.rank, mapping: m, tensors: planRankTensors(weightsForRank(converted, m, c.numLayers, renamePostLayernorm ? { renamePostLayernorm } : {})) })),
+      configs: mappings.map((m) => makeConfig(m, fields)),
+    };
+  }
+
+  private ruleBase(dtype: TrtDType) {
+    return { config: this.transformerConfig, modelType: this.modelType, activation: this.activation, dtype };
+  }
+}
+
+/**
+ * config.json `vocab_size` as Megatron computes it: the embedding's rows (after parallel-embedding padding),
+ * padded to a multiple of TP when an lm_head exists.
+ */
+function configVocabSize(converted: readonly ConvertedWeight[], x: { tpSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1 }): number {
+  const emb = converted.find((w) => w.name === 'transformer.vocab_embedding.weight') ?? fail('E_NOT_FOUND', 'the checkpoint has no word embeddings', { tensor: 'embedding.word_embeddings.weight' });
+  const rows = emb.split && x.embeddingShardingDim === 0 ? emb.parts[0]!.shape[0]! * x.tpSize : emb.parts[0]!.shape[0]!;
+  const hasLmHead = converted.some((w) => w.name === 'lm_head.weight');
+  return hasLmHead ? padVocabSize(rows, x.tpSize) : rows;
+}
+
+function makeConfig(mapping: RankMapping, fields: { [k: string]: PyJson }): TrtllmPretrainedConfig {
+  return { rank: mapping.rank, mapping, fields, toJson: () => pyJsonDump(fields) };
+}
+
+function checkParallelState(ps: ParallelState): void {
+  const ok = (n: number, lo: number, hi: number) => Number.isInteger(n) && n >= lo && n < hi;
+  if (!ok(ps.tpSize, 1, Infinity) || !ok(ps.ppSize, 1, Infinity) || !ok(ps.tpRank, 0, ps.tpSize) || !ok(ps.ppRank, 0, ps.ppSize)) {
+    fail('E_USAGE', `parallelState ${JSON.stringify({ tpRank: ps.tpRank, tpSize: ps.tpSize, ppRank: ps.ppRank, ppSize: ps.ppSize })} is not a valid rank`);
+  }
+}
+
+/** `decoder.layers.x` stacked [L, ...] → `decoder.layers.<l>.x` per layer (state_dict_split_by_layer_numbers=false). */
+function unstackLayers(sd: Map<string, Tensor>, numLayers: number): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of sd) {
+    if (!name.includes('layers.')) {
+      out.set(name, t);
+      continue;
+    }
+    if (t.shape[0] !== numLayers) fail('E_SHAPE', `stacked per-layer tensor has ${t.shape[0]} layers, expected ${numLayers}`, { tensor: name });
+    const i = name.indexOf('layers.') + 7;
+    for (let l = 0; l < numLayers; l++) out.set(`${name.slice(0, i)}${l}.${name.slice(i)}`, selectFirst(t, l));
+  }
+  return out;
+}
+
+function selectFirst(t: Tensor, index: number): Tensor {
+  const rest = t.shape.slice(1);
+  const n = narrowFirst(t, index);
+  return { dtype: t.dtype, shape: rest, blocks: n.blocks.map((b) => ({ at: b.at.slice(1), view: dropFirst(b.view) })) };
+}
+
+function narrowFirst(t: Tensor, index: number): Tensor {
+  return T.narrow(t, 0, index, 1);
+}
+
+function dropFirst(v: View): View {
+  return { ...v, shape: v.shape.slice(1), strides: v.strides.slice(1) };
+}
