@@ -1,0 +1,236 @@
+// Merges the per-rank state dicts of a legacy Megatron checkpoint (TP × PP × EP × VP files) into logical global
+// tensors named as a TP1 PP1 checkpoint names them — without copying: each global tensor is a tiling of the
+// ranks' views (lib/tensor/tensor.ts `cat`).
+//
+// Rules (spec §1.3–1.5, Megatron's tensor-parallel layers):
+//   column-parallel (dim 0): linear_qkv, linear_fc1, word_embeddings, output_layer
+//   row-parallel (dim 1):    linear_proj.weight, linear_fc2.weight
+//   replicated:              norms, row-parallel biases, position embeddings, MoE router
+//   gated fc1 (SwiGLU):      each rank holds [gate_r; up_r] → global [gate_0..gate_{t-1}; up_0..up_{t-1}]
+//   PP / VP:                 layer numbers are local to a model chunk; chunks are ordered vp·PP + pp and each
+//                            chunk's layers follow the previous chunks' (prefix sums of the layers present)
+//   EP:                      local expert j of expert rank e is global expert e·(E/EP) + j
+//   tied embeddings:         the last stage's copy `output_layer.weight` is dropped
+import { ExportError, fail } from '../errors.js';
+import { UnsupportedTensor } from '../formats/torch-save.js';
+import { fmtShape, sameShape } from '../tensor/shape.js';
+import { cat, chunk, fromView, type Tensor } from '../tensor/tensor.js';
+import type { View } from '../tensor/view.js';
+import { isExtraStateName } from './te-names.js';
+
+/** One rank file's model chunk: its `model` (or `model<vp>`) state dict. */
+export interface RankStateDict {
+  readonly tp: number;
+  readonly pp: number;
+  readonly ep: number;
+  readonly vp: number;
+  readonly file: string;
+  readonly entries: ReadonlyMap<unknown, unknown>;
+}
+
+export interface MergeOptions {
+  readonly tp: number;
+  readonly pp: number;
+  readonly ep: number;
+  readonly vp: number;
+  readonly numLayers: number;
+  readonly gatedLinearUnit: boolean;
+  /** total routed experts (args.num_experts), when the model has MoE layers */
+  readonly numExperts?: number | undefined;
+  readonly tiedEmbeddings: boolean;
+  /** args.decoder_first/last_pipeline_num_layers, cross-checked against the layers found */
+  readonly firstStageLayers?: number | undefined;
+  readonly lastStageLayers?: number | undefined;
+}
+
+type Rule = 'dim0' | 'dim1' | 'glu' | 'replicated';
+
+const COLUMN = /(?:\.linear_qkv|\.linear_fc1)\.(?:weight|bias)\d*$|^embedding\.word_embeddings\.weight$|^output_layer\.(?:weight|bias)$/;
+const FC1 = /\.linear_fc1\.(?:weight|bias)\d*$/;
+const ROW = /\.(?:linear_proj|linear_fc2)\.weight\d*$/;
+const REPLICATED = [
+  /norm[^.]*\.(?:weight|bias)$/, // input_layernorm, pre_mlp_layernorm, final_layernorm, q_layernorm, k_layernorm
+  /\.layer_norm_(?:weight|bias)$/, // TE fused norms
+  /\.(?:linear_proj|linear_fc2)\.bias\d*$/,
+  /^embedding\.position_embeddings\.weight$/,
+  /\.router\.(?:weight|bias|expert_bias)$/,
+  /\.shared_experts\.gate_weight$/,
+];
+
+/** How a tensor is split across TP ranks; null for a name we do not know. */
+export function tpRule(name: string, gated: boolean): Rule | null {
+  if (COLUMN.test(name)) return gated && FC1.test(name) ? 'glu' : 'dim0';
+  if (ROW.test(name)) return 'dim1';
+  if (REPLICATED.some((r) => r.test(name))) return 'replicated';
+  return null;
+}
+
+const LAYER = /^decoder\.layers\.(\d+)\.(.*)$/;
+/** SequentialMLP `…experts.local_experts.<j>.rest` or TE grouped GEMM `…experts.linear_fc1.weight<j>` */
+const LOCAL_EXPERT = /^(mlp\.experts\.)local_experts\.(\d+)\.(.+)$/;
+const GROUPED_EXPERT = /^(mlp\.experts\.)(linear_fc[12]\.(?:weight|bias))(\d+)$/;
+
+interface ExpertName {
+  readonly local: number;
+  /** the name with expert index `g` */
+  rename(g: number): string;
+}
+
+function expertName(rest: string): ExpertName | null {
+  let m = LOCAL_EXPERT.exec(rest);
+  if (m) {
+    const [, pre, j, post] = m;
+    return { local: Number(j), rename: (g) => `${pre}local_experts.${g}.${post}` };
+  }
+  m = GROUPED_EXPERT.exec(rest);
+  if (m) {
+    const [, pre, param, j] = m;
+    return { local: Number(j), rename: (g) => `${pre}${param}${g}` };
+  }
+  return null;
+}
+
+export function mergeLegacy(shards: readonly RankStateDict[], o: MergeOptions): Map<string, Tensor> {
+  const byRank = new Map<string, RankStateDict>();
+  const key = (vp: number, pp: number, tp: number, ep: number) => `${vp}/${pp}/${tp}/${ep}`;
+  for (const s of shards) byRank.set(key(s.vp, s.pp, s.tp, s.ep), s);
+  const shard = (vp: number, pp: number, tp: number, ep: number): RankStateDict => {
+    const s = byRank.get(key(vp, pp, tp, ep));
+    if (!s) fail('E_NOT_FOUND', `no state dict for model chunk ${vp}, pipeline rank ${pp}, tensor rank ${tp}, expert rank ${ep}`, { file: shards[0]?.file });
+    return s;
+  };
+
+  // Global layer offsets: the layers present in each chunk, in chunk order.
+  const chunks: { vp: number; pp: number; layers: number }[] = [];
+  for (let vp = 0; vp < o.vp; vp++) for (let pp = 0; pp < o.pp; pp++) chunks.push({ vp, pp, layers: countLayers(shard(vp, pp, 0, 0)) });
+  const total = chunks.reduce((a, c) => a + c.layers, 0);
+  const first = shard(0, 0, 0, 0).file;
+  if (total !== o.numLayers) fail('E_FORMAT', `rank files hold ${total} decoder layers, args.num_layers is ${o.numLayers}`, { file: first });
+  if (o.vp === 1 && o.pp > 1) {
+    if (o.firstStageLayers !== undefined && chunks[0]!.layers !== o.firstStageLayers) {
+      fail('E_FORMAT', `first pipeline stage holds ${chunks[0]!.layers} layers, args.decoder_first_pipeline_num_layers is ${o.firstStageLayers}`, { file: first });
+    }
+    if (o.lastStageLayers !== undefined && chunks[o.pp - 1]!.layers !== o.lastStageLayers) {
+      fail('E_FORMAT', `last pipeline stage holds ${chunks[o.pp - 1]!.layers} layers, args.decoder_last_pipeline_num_layers is ${o.lastStageLayers}`, { file: first });
+    }
+  }
+
+  const out = new Map<string, Tensor>();
+  const put = (name: string, t: Tensor, file: string) => {
+    if (out.has(name)) fail('E_FORMAT', 'tensor appears in more than one pipeline stage', { file, tensor: name });
+    out.set(name, t);
+  };
+  let offset = 0;
+  for (const c of chunks) {
+    const ref = shard(c.vp, c.pp, 0, 0);
+    checkSameKeys(c, o, shard);
+    const expertsDone = new Set<number>();
+    for (const [k, value] of ref.entries) {
+      const name = k as string;
+      if (isExtraStateName(name) || value === null) continue;
+      if (o.tiedEmbeddings && name === 'output_layer.weight') continue;
+      const lm = LAYER.exec(name);
+      const layer = lm ? Number(lm[1]) : -1;
+      const rest = lm ? lm[2]! : name;
+      const globalName = (r: string) => (lm ? `decoder.layers.${offset + layer}.${r}` : r);
+      const ex = lm ? expertName(rest) : null;
+      if (ex) {
+        if (expertsDone.has(layer)) continue;
+        expertsDone.add(layer);
+        for (let e = 0; e < o.ep; e++) {
+          const owner = shard(c.vp, c.pp, 0, e);
+          const prefix = `decoder.layers.${layer}.`;
+          const local = [...owner.entries.keys()].map(String).filter((n) => n.startsWith(prefix) && !isExtraStateName(n) && expertName(n.slice(prefix.length)));
+          const perRank = 1 + Math.max(-1, ...local.map((n) => expertName(n.slice(prefix.length))!.local));
+          if (o.numExperts !== undefined && perRank * o.ep !== o.numExperts) {
+            fail('E_FORMAT', `layer ${layer} holds ${perRank} local experts on expert rank ${e}; args say ${o.numExperts} experts over ${o.ep} expert ranks`, { file: owner.file });
+          }
+          for (const n of local) {
+            if (owner.entries.get(n) === null) continue;
+            const en = expertName(n.slice(prefix.length))!;
+            const g = e * perRank + en.local;
+            put(globalName(en.rename(g)), mergeTp(n, c, e, o, shard), owner.file);
+          }
+        }
+        continue;
+      }
+      if (o.ep > 1) checkExpertReplicas(name, c, o, shard);
+      put(globalName(rest), mergeTp(name, c, 0, o, shard), ref.file);
+    }
+    offset += c.layers;
+  }
+  return out;
+}
+
+function countLayers(s: RankStateDict): number {
+  const seen = new Set<number>();
+  for (const k of s.entries.keys()) {
+    if (typeof k !== 'string') fail('E_FORMAT', `state dict key ${String(k)} is not a string`, { file: s.file });
+    const m = LAYER.exec(k);
+    if (m) seen.add(Number(m[1]));
+  }
+  for (let i = 0; i < seen.size; i++) if (!seen.has(i)) fail('E_FORMAT', `decoder layer ${i} is missing while ${seen.size} layers are present`, { file: s.file });
+  return seen.size;
+}
+
+type ShardOf = (vp: number, pp: number, tp: number, ep: number) => RankStateDict;
+
+/** Every TP rank of a chunk must hold the same tensor names as rank 0. */
+function checkSameKeys(c: { vp: number; pp: number }, o: MergeOptions, shard: ShardOf): void {
+  for (let e = 0; e < o.ep; e++) {
+    const ref = shard(c.vp, c.pp, 0, e);
+    for (let t = 1; t < o.tp; t++) {
+      const s = shard(c.vp, c.pp, t, e);
+      for (const k of ref.entries.keys()) if (!s.entries.has(k)) fail('E_FORMAT', `tensor missing on tensor-parallel rank ${t} (present on rank 0)`, { file: s.file, tensor: String(k) });
+      for (const k of s.entries.keys()) if (!ref.entries.has(k)) fail('E_FORMAT', `tensor on tensor-parallel rank ${t} is absent from rank 0`, { file: s.file, tensor: String(k) });
+    }
+  }
+}
+
+function viewOf(s: RankStateDict, name: string): View {
+  const v = s.entries.get(name);
+  if (v === undefined) fail('E_FORMAT', 'tensor missing from this rank file', { file: s.file, tensor: name });
+  if (v instanceof UnsupportedTensor) fail('E_UNSUPPORTED', `tensor dtype ${v.dtype} is not supported`, { file: s.file, tensor: name });
+  if (typeof v !== 'object' || v === null || !('storage' in v) || !('strides' in v)) fail('E_FORMAT', 'state dict value is not a tensor', { file: s.file, tensor: name });
+  return v as View;
+}
+
+/** Dense weights are repeated in every expert-rank file of a (tp, pp): the copies must agree in shape and dtype. */
+function checkExpertReplicas(name: string, c: { vp: number; pp: number }, o: MergeOptions, shard: ShardOf): void {
+  for (let t = 0; t < o.tp; t++) {
+    const ref = viewOf(shard(c.vp, c.pp, t, 0), name);
+    for (let e = 1; e < o.ep; e++) {
+      const s = shard(c.vp, c.pp, t, e);
+      const v = viewOf(s, name);
+      if (v.dtype !== ref.dtype || !sameShape(v.shape, ref.shape)) {
+        fail('E_SHAPE', `expert rank ${e} holds ${v.dtype} ${fmtShape(v.shape)}, expert rank 0 holds ${ref.dtype} ${fmtShape(ref.shape)}`, { file: s.file, tensor: name });
+      }
+    }
+  }
+}
+
+/** The global tensor `name` of chunk `c` / expert rank `e`, from its TP pieces. */
+function mergeTp(name: string, c: { vp: number; pp: number }, e: number, o: MergeOptions, shard: ShardOf): Tensor {
+  const ranks = Array.from({ length: o.tp }, (_, t) => shard(c.vp, c.pp, t, e));
+  const pieces = ranks.map((s) => viewOf(s, name));
+  if (o.tp === 1) return fromView(pieces[0]!);
+  const rule = tpRule(name, o.gatedLinearUnit);
+  if (rule === null) fail('E_UNSUPPORTED', `no tensor-parallel merge rule for this tensor (TP ${o.tp})`, { file: ranks[0]!.file, tensor: name });
+  const ref = pieces[0]!;
+  const splitDim = rule === 'dim1' ? 1 : rule === 'replicated' ? -1 : 0;
+  pieces.forEach((p, t) => {
+    const agree = p.dtype === ref.dtype && p.shape.length === ref.shape.length && p.shape.every((d, i) => i === splitDim || d === ref.shape[i]);
+    if (!agree || p.shape.length <= splitDim) {
+      fail('E_SHAPE', `tensor-parallel rank ${t} holds ${p.dtype} ${fmtShape(p.shape)}, rank 0 holds ${ref.dtype} ${fmtShape(ref.shape)} (${rule})`, { file: ranks[t]!.file, tensor: name });
+    }
+  });
+  try {
+    if (rule === 'replicated') return fromView(ref);
+    if (rule === 'dim0' || rule === 'dim1') return cat(pieces.map(fromView), splitDim);
+    const halves = pieces.map((p) => chunk(fromView(p), 2, 0));
+    return cat([...halves.map((h) => h[0]!), ...halves.map((h) => h[1]!)], 0);
+  } catch (err) {
+    if (err instanceof ExportError) fail(err.code, err.message.replace(/^E_[A-Z_]+: /, ''), { file: ranks[0]!.file, tensor: name, cause: err });
+    throw err;
+  }
+}
