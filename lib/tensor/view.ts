@@ -43,8 +43,9 @@ export function reach(v: View): { min: number; max: number } | null {
 export function checkInBounds(v: View, where?: { file?: string; tensor?: string }): void {
   const r = reach(v);
   if (r === null) return;
-  const limit = storageBytes(v.storage) / itemsize(v.dtype);
-  if (r.min < 0 || r.max >= limit || !Number.isSafeInteger(r.max)) {
+  // whole elements only: a 23-byte storage holds 5 int32s, not 5.75
+  const limit = Math.floor(storageBytes(v.storage) / itemsize(v.dtype));
+  if (r.min < 0 || r.max >= limit || !Number.isSafeInteger(r.min) || !Number.isSafeInteger(r.max)) {
     fail('E_FORMAT', `view ${fmtShape(v.shape)} strides ${fmtShape(v.strides)} offset ${v.offset} reaches outside its ${storageBytes(v.storage)}-byte storage`, where);
   }
 }
@@ -163,7 +164,9 @@ export function resolveShape(shape: readonly number[], count: number): number[] 
   const free = shape.filter((d) => d === -1).length;
   if (free > 1) fail('E_SHAPE', `shape ${fmtShape(shape)} has more than one -1`);
   const known = numel(shape.filter((d) => d !== -1));
-  const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : count / known) : d));
+  // as torch: with a 0 among the known dims, -1 could be anything
+  if (free === 1 && known === 0) fail('E_SHAPE', `shape ${fmtShape(shape)} is ambiguous: -1 next to a 0-sized dimension`);
+  const out = shape.map((d) => (d === -1 ? count / known : d));
   if (!out.every(Number.isInteger) || numel(out) !== count) fail('E_SHAPE', `shape ${fmtShape(shape)} does not hold ${count} elements`);
   return out;
 }
@@ -171,6 +174,8 @@ export function resolveShape(shape: readonly number[], count: number): number[] 
 /** torch's computeStride: strides for `newShape` over the same memory, or null when a copy would be needed. */
 function reshapeStrides(oldShape: readonly number[], oldStrides: readonly number[], newShape: readonly number[]): number[] | null {
   if (numel(oldShape) === 0) return contiguousStrides(newShape);
+  // a scalar has no dims to walk: any all-ones shape views it
+  if (oldShape.length === 0) return newShape.map(() => 1);
   const out = new Array<number>(newShape.length);
   let viewD = newShape.length - 1;
   let chunkBase = oldStrides[oldStrides.length - 1] ?? 1;

@@ -1,0 +1,162 @@
+// Test support: an independent model of tensor ops by plain index arithmetic, to check lib/tensor against.
+// A Ref holds element ids row-major; every op is written as "output index → input index", nothing is shared with lib.
+import { expect } from 'vitest';
+import { ExportError, type ErrorCode } from '../../lib/errors.js';
+import type { Tensor } from '../../lib/tensor/tensor.js';
+import { fromView } from '../../lib/tensor/tensor.js';
+import type { View } from '../../lib/tensor/view.js';
+import { materialize } from '../support/materialize.js';
+
+export interface Ref {
+  readonly shape: number[];
+  readonly data: number[];
+}
+
+export function count(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Calls fn for every index of shape, in row-major order. */
+export function eachIndex(shape: readonly number[], fn: (idx: number[]) => void): void {
+  if (shape.some((d) => d === 0)) return;
+  const idx = shape.map(() => 0);
+  for (;;) {
+    fn(idx);
+    let d = shape.length - 1;
+    while (d >= 0 && ++idx[d]! === shape[d]!) idx[d--] = 0;
+    if (d < 0) return;
+  }
+}
+
+export function flatIndex(shape: readonly number[], idx: readonly number[]): number {
+  let f = 0;
+  for (let i = 0; i < shape.length; i++) f = f * shape[i]! + idx[i]!;
+  return f;
+}
+
+export function refGet(r: Ref, idx: readonly number[]): number {
+  return r.data[flatIndex(r.shape, idx)]!;
+}
+
+export function refFrom(shape: number[], at: (idx: number[]) => number): Ref {
+  const data: number[] = [];
+  eachIndex(shape, (idx) => data.push(at(idx)));
+  return { shape, data };
+}
+
+export function refIota(shape: number[], first = 0): Ref {
+  return { shape, data: Array.from({ length: count(shape) }, (_, i) => first + i) };
+}
+
+export function refNarrow(r: Ref, dim: number, start: number, length: number): Ref {
+  const shape = r.shape.map((d, i) => (i === dim ? length : d));
+  return refFrom(shape, (idx) => refGet(r, idx.map((x, i) => (i === dim ? x + start : x))));
+}
+
+export function refPermute(r: Ref, dims: readonly number[]): Ref {
+  return refFrom(
+    dims.map((d) => r.shape[d]!),
+    (idx) => {
+      const src = new Array<number>(r.shape.length);
+      dims.forEach((d, i) => (src[d] = idx[i]!));
+      return refGet(r, src);
+    },
+  );
+}
+
+export function refReshape(r: Ref, shape: number[]): Ref {
+  return { shape, data: r.data };
+}
+
+export function refUnsqueeze(r: Ref, dim: number): Ref {
+  const shape = [...r.shape];
+  shape.splice(dim, 0, 1);
+  return { shape, data: r.data };
+}
+
+export function refExpand(r: Ref, shape: number[]): Ref {
+  const lead = shape.length - r.shape.length;
+  return refFrom(shape, (idx) => refGet(r, r.shape.map((own, i) => (own === 1 ? 0 : idx[i + lead]!))));
+}
+
+export function refCat(parts: readonly Ref[], dim: number): Ref {
+  const shape = [...parts[0]!.shape];
+  shape[dim] = parts.reduce((a, p) => a + p.shape[dim]!, 0);
+  return refFrom(shape, (idx) => {
+    let x = idx[dim]!;
+    for (const p of parts) {
+      if (x < p.shape[dim]!) return refGet(p, idx.map((v, i) => (i === dim ? x : v)));
+      x -= p.shape[dim]!;
+    }
+    throw new Error('unreachable');
+  });
+}
+
+/** Element ids stored in int32 memory, so a materialised view reads back which ids it reaches. */
+export function int32Bytes(values: readonly number[]): Uint8Array {
+  return new Uint8Array(Int32Array.from(values).buffer);
+}
+
+export function readView(v: View): number[] {
+  return readTensor(fromView(v));
+}
+
+export function readTensor(t: Tensor): number[] {
+  const bytes = materialize(t);
+  return Array.from(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+}
+
+/** Seeded PRNG (mulberry32): the same cases every run, different cases per seed. */
+export function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)); // inclusive
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const shuffle = <T>(xs: readonly T[]): T[] => {
+    const out = [...xs];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = int(0, i);
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  };
+  return { next, int, pick, shuffle, chance: (p: number) => next() < p };
+}
+export type Rng = ReturnType<typeof rng>;
+
+export function randomShape(r: Rng, maxRank = 4, maxDim = 4, minDim = 0): number[] {
+  return Array.from({ length: r.int(0, maxRank) }, () => r.int(minDim, maxDim));
+}
+
+/** Splits n into parts (some possibly empty when allowEmpty) that add up to n. */
+export function randomSizes(r: Rng, n: number, parts: number, allowEmpty = true): number[] {
+  const cuts = Array.from({ length: parts - 1 }, () => r.int(allowEmpty ? 0 : 1, Math.max(allowEmpty ? 0 : 1, n - (allowEmpty ? 0 : 1)))).sort((a, b) => a - b);
+  const sizes: number[] = [];
+  let prev = 0;
+  for (const c of [...cuts, n]) {
+    sizes.push(Math.max(0, c - prev));
+    prev = Math.max(prev, c);
+  }
+  return sizes;
+}
+
+/** Runs fn and returns the ExportError code it throws, or null if it returns. Any other throw fails the test. */
+export function errorCode(fn: () => unknown): ErrorCode | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    if (!(e instanceof ExportError)) throw e;
+    return e.code;
+  }
+}
+
+export function expectCode(fn: () => unknown, code: ErrorCode): void {
+  expect(errorCode(fn)).toBe(code);
+}
