@@ -215,6 +215,20 @@ export const MEGATRON_BUILD_DEFAULTS: Readonly<EngineBuildOptions> = Object.free
   gemmPlugin: 'auto',
 });
 
+/**
+ * `options` over Megatron's defaults, leaving out defaults that the given options make meaningless
+ * (tokensPerBlock without a paged cache, pagedKvCache when kvCacheType is given).
+ */
+export function withMegatronDefaults(options: EngineBuildOptions): EngineBuildOptions {
+  const d: EngineBuildOptions = { ...MEGATRON_BUILD_DEFAULTS };
+  if (options.kvCacheType !== undefined) delete d.pagedKvCache;
+  const paged = options.kvCacheType !== undefined ? options.kvCacheType === 'paged' : options.pagedKvCache ?? true;
+  if (!paged) delete d.tokensPerBlock;
+  const out: EngineBuildOptions = { ...d };
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
 const FLAG_BY_KEY = new Map(BUILD_FLAGS.map((f) => [f.key, f]));
 
 function bad(key: string, message: string): never {

@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { fail } from '../../errors.js';
-import { MEGATRON_BUILD_DEFAULTS, type EngineBuildOptions } from '../../trtllm/build-options.js';
+import { withMegatronDefaults, type EngineBuildOptions } from '../../trtllm/build-options.js';
 import { buildFlagsHelp, parseBuildFlags } from '../../trtllm/engine-cli-flags.js';
 import { buildEngine, type EngineBuildResult } from '../../trtllm/engine-build.js';
 
@@ -32,7 +32,7 @@ export function takeEngineRunFlags(argv: readonly string[]): { flags: EngineRunF
 
 /** Runs buildEngine with CLI conventions: trtllm-build's log on stderr, Ctrl-C cancels, summary on stdout. */
 export async function runEngineBuild(ckptDir: string, engineDir: string, options: EngineBuildOptions, flags: EngineRunFlags, json: boolean): Promise<EngineBuildResult> {
-  const merged = flags.megatronDefaults ? { ...MEGATRON_BUILD_DEFAULTS, ...options } : options;
+  const merged = flags.megatronDefaults ? withMegatronDefaults(options) : options;
   const ctl = new AbortController();
   const onSignal = (): void => ctl.abort();
   process.once('SIGINT', onSignal);
