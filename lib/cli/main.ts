@@ -2,9 +2,10 @@ import { isExportError } from '../errors.js';
 import type { Command } from './command.js';
 import { demo } from './commands/demo.js';
 import { build } from './commands/build.js';
+import { inspect } from './commands/inspect.js';
 
 /** Registered subcommands; each lives in commands/<name>.ts. */
-const COMMANDS: Command[] = [demo, build];
+const COMMANDS: Command[] = [demo, build, inspect];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -87,5 +87,5 @@ export function legacyEntries(fqn: string, t: Tensor, naming: DcpNaming): [strin
 
 /** DCP entries that are not model weights: Megatron's non-tensor state, RNG, optimizer, TE's FP8 extra state. */
 export function isModelWeightKey(fqn: string): boolean {
-  return !(fqn.startsWith('optimizer.') || fqn.startsWith('rng_state') || fqn.startsWith('common_state') || /\._extra_state(\/|$)/.test(fqn));
+  return !(fqn.startsWith('optimizer.') || fqn.startsWith('rng_state') || fqn.startsWith('common_state') || /\._extra_state\d*(\/|$)/.test(fqn));
 }
