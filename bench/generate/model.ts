@@ -1,0 +1,253 @@
+// What a generated model contains: its hyper-parameters, its global tensors (named as in a TP1 PP1 legacy
+// state dict, with global layer numbers) and how Megatron shards each of them over TP ranks and PP stages.
+import { fail } from '../../lib/errors.js';
+import type { GenDType, ValueKind } from './values.js';
+
+export type Family = 'llama' | 'gpt';
+
+export interface ModelSpec {
+  family: Family;
+  numLayers: number;
+  hiddenSize: number;
+  ffnHiddenSize: number;
+  numAttentionHeads: number;
+  numQueryGroups: number;
+  kvChannels: number;
+  /** tokenizer vocabulary; stored rows are padded (args.padded_vocab_size) */
+  vocabSize: number;
+  makeVocabSizeDivisibleBy: number;
+  maxPositionEmbeddings: number;
+  dtype: GenDType;
+  normalization: 'RMSNorm' | 'LayerNorm';
+  normEpsilon: number;
+  swiglu: boolean;
+  addBiasLinear: boolean;
+  addQkvBias: boolean;
+  positionEmbeddingType: 'rope' | 'learned_absolute';
+  rotaryBase: number;
+  rotaryPercent: number;
+  untieEmbeddings: boolean;
+  /** values as stored when --apply-layernorm-1p (zero-centred gamma) */
+  layernormZeroCenteredGamma: boolean;
+}
+
+export interface Parallel {
+  tp: number;
+  pp: number;
+}
+
+/** Llama-like (RMSNorm, GQA, SwiGLU, rope, untied, no biases) or GPT-like (LayerNorm, learned positions, gelu, biases, tied). */
+export function presetSpec(family: Family, over: Partial<ModelSpec> = {}): ModelSpec {
+  const base: ModelSpec =
+    family === 'llama'
+      ? {
+          family,
+          numLayers: 4,
+          hiddenSize: 64,
+          ffnHiddenSize: 176,
+          numAttentionHeads: 8,
+          numQueryGroups: 2,
+          kvChannels: 8,
+          vocabSize: 300,
+          makeVocabSizeDivisibleBy: 128,
+          maxPositionEmbeddings: 64,
+          dtype: 'bfloat16',
+          normalization: 'RMSNorm',
+          normEpsilon: 1e-5,
+          swiglu: true,
+          addBiasLinear: false,
+          addQkvBias: false,
+          positionEmbeddingType: 'rope',
+          rotaryBase: 10000,
+          rotaryPercent: 1.0,
+          untieEmbeddings: true,
+          layernormZeroCenteredGamma: false,
+        }
+      : {
+          family,
+          numLayers: 2,
+          hiddenSize: 64,
+          ffnHiddenSize: 256,
+          numAttentionHeads: 4,
+          numQueryGroups: 4,
+          kvChannels: 16,
+          vocabSize: 200,
+          makeVocabSizeDivisibleBy: 128,
+          maxPositionEmbeddings: 64,
+          dtype: 'float32',
+          normalization: 'LayerNorm',
+          normEpsilon: 1e-5,
+          swiglu: false,
+          addBiasLinear: true,
+          addQkvBias: true,
+          positionEmbeddingType: 'learned_absolute',
+          rotaryBase: 10000,
+          rotaryPercent: 1.0,
+          untieEmbeddings: false,
+          layernormZeroCenteredGamma: false,
+        };
+  const spec = { ...base, ...over };
+  if (over.kvChannels === undefined && over.hiddenSize !== undefined) spec.kvChannels = Math.floor(spec.hiddenSize / spec.numAttentionHeads);
+  return spec;
+}
+
+/** Megatron: ceil(vocab / (divisible_by · tp)) · divisible_by · tp. */
+export function paddedVocabSize(spec: ModelSpec, tp: number): number {
+  const m = spec.makeVocabSizeDivisibleBy * tp;
+  return Math.ceil(spec.vocabSize / m) * m;
+}
+
+/** How a tensor is split over TP ranks: row/col of Megatron's parallel linears, replicated, or SwiGLU-packed rows. */
+export type TpSplit = 'dim0' | 'dim1' | 'rep' | 'glu';
+
+export interface GlobalTensor {
+  /** TP1 PP1 legacy name with the global layer number */
+  name: string;
+  shape: number[];
+  kind: ValueKind;
+  split: TpSplit;
+  /** global layer, or null for embedding/final tensors */
+  layer: number | null;
+  /** the name whose values it holds (the last stage's tied output layer copies the word embeddings) */
+  valuesOf: string;
+}
+
+/** One state-dict entry in module order: a tensor, or a `_extra_state` (None in the local spec). */
+export type Entry = { key: string; tensor: GlobalTensor } | { key: string; extraState: true };
+
+export function validate(spec: ModelSpec, par: Parallel): void {
+  const bad = (m: string): never => fail('E_CONFIG', m);
+  for (const [k, v] of Object.entries(spec)) if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0)) bad(`${k} must be a non-negative number`);
+  if (!(par.tp >= 1 && par.pp >= 1)) bad('tp and pp must be ≥ 1');
+  if (spec.numAttentionHeads % spec.numQueryGroups) bad('num_attention_heads must be a multiple of num_query_groups');
+  if (spec.numAttentionHeads % par.tp) bad(`tp=${par.tp} does not divide num_attention_heads=${spec.numAttentionHeads}`);
+  if (spec.numQueryGroups % par.tp && par.tp % spec.numQueryGroups) bad(`tp=${par.tp} and num_query_groups=${spec.numQueryGroups} do not divide one another`);
+  if (spec.ffnHiddenSize % par.tp) bad(`tp=${par.tp} does not divide ffn_hidden_size=${spec.ffnHiddenSize}`);
+  if (spec.numLayers % par.pp) bad(`pp=${par.pp} does not divide num_layers=${spec.numLayers}`);
+  const qkv = (spec.numAttentionHeads + 2 * spec.numQueryGroups) * spec.kvChannels;
+  if (qkv % par.tp) bad(`tp=${par.tp} does not divide the qkv rows (${qkv})`);
+}
+
+/** Layer entries of layer `g` (global) in the order Megatron's local-spec TransformerLayer.state_dict() lists them, keyed by local index `l`. */
+function layerEntries(spec: ModelSpec, g: number, l: number): Entry[] {
+  const H = spec.hiddenSize;
+  const Q = spec.numAttentionHeads * spec.kvChannels;
+  const K = spec.numQueryGroups * spec.kvChannels;
+  const F = spec.ffnHiddenSize;
+  const F1 = spec.swiglu ? 2 * F : F;
+  const ln = spec.normalization === 'LayerNorm';
+  const out: Entry[] = [];
+  const t = (suffix: string, shape: number[], split: TpSplit, kind: ValueKind = 'weight'): void => {
+    const name = `decoder.layers.${g}.${suffix}`;
+    out.push({ key: `decoder.layers.${l}.${suffix}`, tensor: { name, shape, kind, split, layer: g, valuesOf: name } });
+  };
+  const x = (module: string): void => void out.push({ key: `decoder.layers.${l}.${module}._extra_state`, extraState: true });
+  t('input_layernorm.weight', [H], 'rep', 'norm');
+  if (ln) t('input_layernorm.bias', [H], 'rep');
+  t('self_attention.linear_proj.weight', [H, Q], 'dim1');
+  if (spec.addBiasLinear) t('self_attention.linear_proj.bias', [H], 'rep');
+  x('self_attention.linear_proj');
+  t('self_attention.linear_qkv.weight', [Q + 2 * K, H], 'dim0');
+  if (spec.addBiasLinear || spec.addQkvBias) t('self_attention.linear_qkv.bias', [Q + 2 * K], 'dim0');
+  x('self_attention.linear_qkv');
+  t('pre_mlp_layernorm.weight', [H], 'rep', 'norm');
+  if (ln) t('pre_mlp_layernorm.bias', [H], 'rep');
+  t('mlp.linear_fc1.weight', [F1, H], spec.swiglu ? 'glu' : 'dim0');
+  if (spec.addBiasLinear) t('mlp.linear_fc1.bias', [F1], spec.swiglu ? 'glu' : 'dim0');
+  x('mlp.linear_fc1');
+  t('mlp.linear_fc2.weight', [H, F], 'dim1');
+  if (spec.addBiasLinear) t('mlp.linear_fc2.bias', [H], 'rep');
+  x('mlp.linear_fc2');
+  return out;
+}
+
+/** The state-dict entries of pipeline stage `stage`, in module order, with stage-local layer numbers. */
+export function stageEntries(spec: ModelSpec, par: Parallel, stage: number): Entry[] {
+  const V = paddedVocabSize(spec, par.tp);
+  const H = spec.hiddenSize;
+  const perStage = spec.numLayers / par.pp;
+  const first = stage === 0;
+  const last = stage === par.pp - 1;
+  const g = (name: string, shape: number[], split: TpSplit, kind: ValueKind = 'weight', valuesOf = name): Entry => ({
+    key: name,
+    tensor: { name, shape, kind, split, layer: null, valuesOf },
+  });
+  const out: Entry[] = [];
+  if (first) {
+    out.push(g('embedding.word_embeddings.weight', [V, H], 'dim0'));
+    if (spec.positionEmbeddingType === 'learned_absolute') out.push(g('embedding.position_embeddings.weight', [spec.maxPositionEmbeddings, H], 'rep'));
+  }
+  for (let l = 0; l < perStage; l++) out.push(...layerEntries(spec, stage * perStage + l, l));
+  if (last) {
+    out.push(g('decoder.final_layernorm.weight', [H], 'rep', 'norm'));
+    if (spec.normalization === 'LayerNorm') out.push(g('decoder.final_layernorm.bias', [H], 'rep'));
+    // Tied: with PP=1 there is no output weight; with PP>1 the last stage keeps a copy of the embeddings.
+    if (spec.untieEmbeddings) out.push(g('output_layer.weight', [V, H], 'dim0'));
+    else if (par.pp > 1) out.push(g('output_layer.weight', [V, H], 'dim0', 'weight', 'embedding.word_embeddings.weight'));
+    out.push({ key: 'output_layer._extra_state', extraState: true });
+  }
+  return out;
+}
+
+/** A rectangle of a global tensor seen as 2-D ([1, n] for 1-D tensors). */
+export interface Block {
+  row0: number;
+  nrows: number;
+  col0: number;
+  ncols: number;
+}
+
+/** 2-D view of a global shape: 1-D [n] → [1, n]. */
+export function view2d(shape: readonly number[]): [number, number] {
+  if (shape.length === 1) return [1, shape[0]!];
+  if (shape.length === 2) return [shape[0]!, shape[1]!];
+  return fail('E_UNSUPPORTED', `generator tensors are 1-D or 2-D, got [${shape.join(', ')}]`);
+}
+
+/** Splits range [0, n) into `t` equal parts and returns part `r`. */
+const part = (n: number, t: number, r: number): [number, number] => [(r * n) / t, n / t];
+
+/**
+ * The pieces of `tensor` held by TP rank `r` of `t`, as global blocks in storage order (a legacy shard is
+ * their concatenation along the split axis; a DCP chunk is one piece). Each piece: its offset and size in
+ * the global shape, and its blocks.
+ */
+export interface Piece {
+  offset: number[];
+  shape: number[];
+  blocks: Block[];
+}
+
+export function tpPieces(tensor: GlobalTensor, t: number, r: number): Piece[] {
+  const [rows, cols] = view2d(tensor.shape);
+  const oneD = tensor.shape.length === 1;
+  // a split "along dim 0" of a 1-D tensor is along the columns of its [1, n] view
+  const rowsOf = (row0: number, n: number): Piece =>
+    oneD ? { offset: [row0], shape: [n], blocks: [{ row0: 0, nrows: 1, col0: row0, ncols: n }] } : { offset: [row0, 0], shape: [n, cols], blocks: [{ row0, nrows: n, col0: 0, ncols: cols }] };
+  switch (tensor.split) {
+    case 'rep':
+      return [{ offset: tensor.shape.map(() => 0), shape: [...tensor.shape], blocks: [{ row0: 0, nrows: rows, col0: 0, ncols: cols }] }];
+    case 'dim0': {
+      const [o, n] = part(oneD ? cols : rows, t, r);
+      return [rowsOf(o, n)];
+    }
+    case 'dim1': {
+      const [o, n] = part(cols, t, r);
+      return [{ offset: [0, o], shape: [rows, n], blocks: [{ row0: 0, nrows: rows, col0: o, ncols: n }] }];
+    }
+    case 'glu': {
+      const total = oneD ? cols : rows;
+      const [o, n] = part(total / 2, t, r);
+      return [rowsOf(o, n), rowsOf(total / 2 + o, n)];
+    }
+  }
+}
+
+/** Shape of TP rank r's legacy shard (its pieces concatenated along the split axis). */
+export function shardShape(tensor: GlobalTensor, t: number, r: number): number[] {
+  const pieces = tpPieces(tensor, t, r);
+  if (pieces.length === 1) return pieces[0]!.shape;
+  const s = [...pieces[0]!.shape];
+  s[0] = pieces.reduce((a, p) => a + p.shape[0]!, 0);
+  return s;
+}
