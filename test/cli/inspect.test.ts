@@ -1,0 +1,97 @@
+// `mcore-export inspect` as a real child process (the built CLI) on every torch_dist fixture: the JSON report
+// must list the legacy tp1pp1 tensors the manifest records, with byte ranges inside the checkpoint's files.
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { DTYPES, type DType } from '../../lib/tensor/dtype.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const FIX = join(ROOT, '../shared/fixtures');
+const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
+
+const cases: [string, string][] = [];
+for (const [model, m] of Object.entries<any>(manifest.models)) {
+  for (const layout of Object.keys(m.checkpoints)) if (layout.startsWith('torch_dist/')) cases.push([model, layout]);
+}
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/mcore-export.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  // the CLI runs from dist/: build it (others' in-progress type errors do not stop tsc from emitting)
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { encoding: 'utf8', timeout: 300_000 });
+  expect(statSync(join(ROOT, 'dist/cli/commands/inspect.js')).mtimeMs, r.stdout).toBeGreaterThan(statSync(join(ROOT, 'lib/cli/commands/inspect.ts')).mtimeMs - 1);
+}, 300_000);
+
+const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+describe('inspect --json', () => {
+  test.each(cases)('%s %s', (model, layout) => {
+    const dir = join(FIX, 'megatron', model, layout);
+    const r = cli('inspect', dir, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout);
+    const legacy = Object.entries<any>(manifest.models[model].checkpoints['torch/tp1pp1'].ranks.mp_rank_00.model).filter(([, v]) => v !== 'None');
+    expect(rep.format).toBe('torch_dist');
+    expect(rep.iteration).toBe(10);
+    expect(rep.modelType).toBe(manifest.models[model].hyperparameters['TRTLLMHelper model_type']);
+    expect(rep.modelTypeSource).toMatch(/^guessed: /);
+    expect(rep.config.numLayers).toBe(manifest.models[model].hyperparameters.num_layers);
+    expect(rep.tensorCount).toBe(legacy.length);
+    expect(rep.tensors.map((t: any) => t.name).sort()).toEqual(legacy.map(([k]) => k).sort());
+    const wantBytes = legacy.reduce((s, [, [dtype, shape]]) => s + numel(shape) * DTYPES[dtype as DType].itemsize, 0);
+    expect(rep.totalBytes).toBe(wantBytes);
+
+    const fileSizes = new Map<string, number>();
+    for (const f of manifest.models[model].checkpoints[layout].files) fileSizes.set(join(FIX, f.path), f.bytes);
+    expect(rep.layout.files.every((f: string) => fileSizes.has(f) && f.endsWith('.distcp'))).toBe(true);
+    for (const t of rep.tensors) {
+      const size = DTYPES[t.dtype as DType].itemsize;
+      expect(t.pieces.reduce((s: number, p: any) => s + numel(p.shape), 0)).toBe(numel(t.shape));
+      for (const p of t.pieces) {
+        expect(p.source).toBe('file');
+        expect(p.byteLength).toBe(numel(p.shape) * size);
+        expect(p.byteOffset + p.byteLength).toBeLessThanOrEqual(fileSizes.get(p.file)!);
+      }
+    }
+  });
+});
+
+describe('inspect (human)', () => {
+  test.each(cases)('%s %s', (model, layout) => {
+    const r = cli('inspect', join(FIX, 'megatron', model, layout));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('format      torch_dist, iteration 10');
+    expect(r.stdout).toContain(`model type  ${manifest.models[model].hyperparameters['TRTLLMHelper model_type']} (guessed`);
+    const legacy = Object.entries<any>(manifest.models[model].checkpoints['torch/tp1pp1'].ranks.mp_rank_00.model).filter(([, v]) => v !== 'None');
+    for (const [name, [dtype, shape]] of legacy) expect(r.stdout).toMatch(new RegExp(`\\n  ${name.replace(/\./g, '\\.')} +${dtype} +\\[${shape.join(', ')}\\]`));
+  });
+});
+
+describe('inspect arguments', () => {
+  const dir = join(FIX, 'megatron/llama/torch_dist/tp1pp1');
+  test('--model-type overrides the guess', () => {
+    const rep = JSON.parse(cli('inspect', dir, '--json', '--model-type', 'gemma').stdout);
+    expect([rep.modelType, rep.modelTypeSource]).toEqual(['gemma', 'given']);
+  });
+  test('usage errors exit 2', () => {
+    expect(cli('inspect').code).toBe(2);
+    expect(cli('inspect', dir, '--model-type', 'bert').code).toBe(2);
+    expect(cli('inspect', dir, '--frobnicate').code).toBe(2);
+  });
+  test('a missing checkpoint exits 1 with a coded message', () => {
+    const r = cli('inspect', join(FIX, 'no-such-checkpoint'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^mcore-export inspect: E_[A-Z_]+: /);
+  });
+  test('--help', () => {
+    const r = cli('inspect', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: mcore-export inspect CKPT');
+  });
+});
