@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readTorchSave, isView } from '../../../lib/formats/torch-save.js';
 import { configFromArgs, type Args } from '../../../lib/megatron/config.js';
 import { guessModelType } from '../../../lib/megatron/model-type.js';
-import type { ModelType, TransformerConfig } from '../../../lib/megatron/types.js';
+import type { Checkpoint, ModelType, TransformerConfig } from '../../../lib/megatron/types.js';
 import { fromView, type Tensor } from '../../../lib/tensor/tensor.js';
 
 export const FIXTURES = '/work/shared/fixtures';
@@ -27,4 +27,20 @@ export function tp1Fixture(model: FixtureModel): Tp1Fixture {
   const tensors = new Map<string, Tensor>();
   for (const [k, v] of top.get('model') as Map<string, unknown>) if (isView(v)) tensors.set(k, fromView(v));
   return { path, args, config, modelType: guessModelType(config, args), tensors };
+}
+
+/** The fixture as a Checkpoint (what openCheckpoint returns), for exportHf. */
+export function tp1Checkpoint(model: FixtureModel): Checkpoint {
+  const f = tp1Fixture(model);
+  return {
+    path: f.path,
+    format: 'torch',
+    iteration: 10,
+    args: f.args,
+    config: f.config,
+    modelType: f.modelType,
+    layout: { tp: 1, pp: 1, ep: 1, vp: 1, files: [f.path] },
+    tensors: f.tensors,
+    close() {},
+  };
 }

@@ -1,0 +1,174 @@
+// exportHf: a Megatron checkpoint → a Hugging Face model directory (config.json, generation_config.json,
+// sharded safetensors + index, optional tokenizer), written all-or-nothing.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail, isExportError } from '../errors.js';
+import type { Checkpoint, ModelType } from '../megatron/types.js';
+import { planTensor } from '../plan/from-tensor.js';
+import type { CopyPlan, PlanTensor } from '../plan/plan.js';
+import { parseDType } from '../tensor/dtype.js';
+import { toHfModel } from './convert.js';
+import { checkDestination, stageDirectory } from './output-dir.js';
+import { INDEX_NAME, parseSize, planShards, shardIndex } from './shard.js';
+import { copyTokenizer, tokenizerFiles } from './tokenizer.js';
+import type { HfDType, HfModel } from './types.js';
+
+export interface HfProgress {
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+}
+
+/** The executor's contract (lib/plan/execute.ts `executePlan`): writes every plan file atomically. */
+export type PlanExecutor = (
+  plan: CopyPlan,
+  opts: { threads?: number; onProgress?: (p: HfProgress) => void; signal?: AbortSignal; hash?: boolean },
+) => Promise<{ files: readonly { path: string; bytes: number; sha256?: string }[] }>;
+
+export interface HfExportOptions {
+  readonly outDir: string;
+  /** output dtype (default: the checkpoint's training dtype) */
+  readonly dtype?: string;
+  /** largest shard, '5GB' (default), '500MB', '2GiB' or bytes */
+  readonly maxShardSize?: string | number;
+  /** a directory with tokenizer files to copy alongside */
+  readonly tokenizerDir?: string;
+  /** vocabulary rows to keep (default: args.vocab_size, else the padded size) */
+  readonly vocabSize?: number;
+  /** override the checkpoint's guessed model type */
+  readonly modelType?: ModelType;
+  /** replace a non-empty output directory */
+  readonly force?: boolean;
+  readonly threads?: number;
+  readonly hash?: boolean;
+  readonly onProgress?: (p: HfProgress) => void;
+  readonly signal?: AbortSignal;
+  /** plan only: return what would be written, write nothing */
+  readonly dryRun?: boolean;
+  /** the plan executor (default: the native one) */
+  readonly execute?: PlanExecutor;
+}
+
+export interface HfExportResult {
+  readonly outDir: string;
+  readonly architecture: string;
+  readonly modelType: ModelType;
+  readonly dtype: HfDType;
+  readonly tensors: number;
+  /** tensor bytes (model.safetensors.index.json's total_size) */
+  readonly bytes: number;
+  readonly files: readonly { path: string; bytes?: number; sha256?: string }[];
+  readonly seconds: number;
+}
+
+const HF_DTYPES: readonly HfDType[] = ['float32', 'float16', 'bfloat16'];
+
+function outputDType(name: string | undefined, checkpoint: Checkpoint): HfDType {
+  const d = name === undefined ? checkpoint.config.paramsDtype : parseDType(name);
+  if (!(HF_DTYPES as readonly string[]).includes(d)) fail('E_USAGE', `Hugging Face export writes float32, float16 or bfloat16, not ${d}`);
+  return d as HfDType;
+}
+
+/** config.json as transformers writes it: architectures and model_type first, then the fields, then the dtype. */
+export function hfConfigJson(model: HfModel, dtype: HfDType): Record<string, unknown> {
+  return { architectures: [model.architecture], model_type: model.modelType, ...model.config, torch_dtype: dtype };
+}
+
+function generationConfig(model: HfModel): Record<string, unknown> {
+  const out: Record<string, unknown> = { _from_model_config: true };
+  for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) {
+    const v = model.config[k];
+    if (typeof v === 'number') out[k] = v;
+  }
+  return out;
+}
+
+async function defaultExecutor(): Promise<PlanExecutor> {
+  // resolved at run time so the HF rules stay usable (dry runs, tests) where the native executor is absent
+  const modulePath = '../plan/execute.js';
+  try {
+    const mod = (await import(modulePath)) as { executePlan?: PlanExecutor };
+    if (typeof mod.executePlan === 'function') return mod.executePlan;
+  } catch (e) {
+    if (isExportError(e)) throw e;
+    fail('E_NATIVE', `the plan executor could not be loaded: ${(e as Error).message}`, { cause: e });
+  }
+  return fail('E_NATIVE', 'the plan executor module has no executePlan');
+}
+
+function checkAborted(signal: AbortSignal | undefined, outDir: string): void {
+  if (signal?.aborted) fail('E_ABORTED', 'Hugging Face export cancelled', { file: outDir });
+}
+
+function writeJson(path: string, value: unknown): void {
+  try {
+    writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
+  } catch (e) {
+    fail('E_IO', `cannot write: ${(e as Error).message}`, { file: path, cause: e });
+  }
+}
+
+export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions): Promise<HfExportResult> {
+  const start = performance.now();
+  // every check before anything is written
+  if (!options.outDir) fail('E_USAGE', 'outDir is required');
+  const dtype = outputDType(options.dtype, checkpoint);
+  const maxBytes = parseSize(options.maxShardSize ?? '5GB');
+  const tokenizer = options.tokenizerDir === undefined ? undefined : tokenizerFiles(options.tokenizerDir);
+  const modelType = options.modelType ?? checkpoint.modelType;
+  const model = toHfModel({
+    config: checkpoint.config,
+    modelType,
+    tensors: checkpoint.tensors,
+    args: checkpoint.args,
+    where: checkpoint.path,
+    ...(options.vocabSize !== undefined ? { vocabSize: options.vocabSize } : {}),
+  });
+  const planned: PlanTensor[] = model.tensors.map((t) => planTensor(t.name, t.tensor, dtype, t.affine));
+  const shards = planShards(planned, maxBytes);
+  const index = shardIndex(shards);
+  checkDestination(options.outDir, options.force ?? false);
+  checkAborted(options.signal, options.outDir);
+
+  const summary = (files: HfExportResult['files'], outDir: string): HfExportResult => ({
+    outDir,
+    architecture: model.architecture,
+    modelType,
+    dtype,
+    tensors: planned.length,
+    bytes: index.metadata.total_size,
+    files,
+    seconds: (performance.now() - start) / 1000,
+  });
+  if (options.dryRun) return summary(shards.map((s) => ({ path: join(options.outDir, s.file), bytes: s.bytes })), options.outDir);
+
+  const execute = options.execute ?? (await defaultExecutor());
+  const staging = stageDirectory(options.outDir, options.force ?? false);
+  try {
+    const plan: CopyPlan = { files: shards.map((s) => ({ path: join(staging.dir, s.file), tensors: s.tensors, metadata: { format: 'pt' } })) };
+    const written = await execute(plan, {
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      hash: options.hash ?? false,
+    });
+    checkAborted(options.signal, options.outDir);
+    writeJson(join(staging.dir, 'config.json'), hfConfigJson(model, dtype));
+    writeJson(join(staging.dir, 'generation_config.json'), generationConfig(model));
+    writeJson(join(staging.dir, INDEX_NAME), index);
+    const copied = tokenizer ? copyTokenizer(options.tokenizerDir!, tokenizer, staging.dir) : [];
+    staging.commit();
+    const rel = (p: string) => join(options.outDir, p.slice(staging.dir.length + 1));
+    return summary(
+      [
+        ...written.files.map((f) => ({ ...f, path: rel(f.path) })),
+        ...['config.json', 'generation_config.json', INDEX_NAME].map((n) => ({ path: join(options.outDir, n) })),
+        ...copied.map((p) => ({ path: rel(p) })),
+      ],
+      options.outDir,
+    );
+  } catch (e) {
+    staging.discard();
+    if (options.signal?.aborted && !(isExportError(e) && e.code === 'E_ABORTED')) fail('E_ABORTED', 'Hugging Face export cancelled', { file: options.outDir, cause: e });
+    throw e;
+  }
+}
