@@ -1,24 +1,108 @@
-// Placeholder until the native core lands: the one place that loads and types the addon.
+// The one place that loads and types the native addon (native/, built by cmake-js or node-gyp).
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fail } from './errors.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ErrorCode, ExportError, fail } from './errors.js';
 
 export interface NativeFeatures {
+  /** built with the CUDA part */
   cuda: boolean;
+  /** CUDA devices the runtime sees (0 without a driver or a GPU) */
+  cudaDevices: number;
+  /** why there are no CUDA devices */
+  cudaError?: string;
+  cudaRuntimeVersion?: number;
+  /** hardware threads */
   threads: number;
   version: string;
 }
+
+/**
+ * A copy plan lowered for the executor (see lib/plan/lower.ts and native/src/plan.h for the record layout).
+ * Offsets and strides count elements.
+ */
+export interface LoweredPlan {
+  sources: ({ path: string } | { bytes: Uint8Array })[];
+  /** `path` is where the file is created (a temporary name); `size` includes the header */
+  outputs: { path: string; size: number; header: Uint8Array }[];
+  /** per tensor: output, byteStart, byteLength, dtype code */
+  tensors: Float64Array;
+  tensorNames: string[];
+  /** per piece: tensor, source (-1 zeros), srcDtype, regionOffset, regionLength, srcOffset, dstOffset, flags, add, mul, rank, shape…, srcStrides…, dstStrides… */
+  pieces: Float64Array;
+}
+
+export interface NativeJob {
+  promise: Promise<{ bytes: number; threads: number }>;
+  /** stops the job between work units; its promise then rejects with code E_ABORTED */
+  cancel(): void;
+}
+
+export interface NativeMappedFile {
+  readonly size: number;
+  /** a copy of bytes [offset, offset + length); E_FORMAT when outside the file */
+  read(offset: number, length: number): Buffer;
+  advise(offset: number, length: number, advice: 'normal' | 'sequential' | 'random' | 'willneed' | 'dontneed'): void;
+  close(): void;
+}
+
 export interface NativeAddon {
   features(): NativeFeatures;
+  execute(plan: LoweredPlan, options: { threads?: number; onProgress?: (done: number, total: number) => void }): NativeJob;
+  /** the executor's cast kernels over a contiguous buffer (dtype codes of lib/tensor/dtype.ts) */
+  convertBuffer(bytes: Uint8Array, srcCode: number, dstCode: number, add?: number, mul?: number): Uint8Array;
+  MappedFile: new (path: string) => NativeMappedFile;
+}
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where an addon may be, in the order they are tried: prebuilds, then a local cmake-js or node-gyp build. */
+export function nativeCandidates(root = ROOT): string[] {
+  const out: string[] = [];
+  const pre = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (existsSync(pre)) {
+    for (const f of readdirSync(pre).sort()) if (f.endsWith('.node') && f.includes('napi')) out.push(join(pre, f));
+    for (const f of readdirSync(pre).sort()) if (f.endsWith('.node') && !f.includes('napi')) out.push(join(pre, f));
+  }
+  out.push(join(root, 'build', 'Release', 'mcore_export.node'), join(root, 'build', 'Debug', 'mcore_export.node'));
+  return out;
 }
 
 let cached: NativeAddon | undefined;
+
 export function loadNative(): NativeAddon {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
-  try {
-    cached = require('../build/Release/mcore_export.node') as NativeAddon;
-  } catch (e) {
-    fail('E_NATIVE', `could not load the native addon: ${(e as Error).message}`);
+  const tried: string[] = [];
+  for (const path of nativeCandidates()) {
+    if (!existsSync(path)) {
+      tried.push(`${path} (missing)`);
+      continue;
+    }
+    try {
+      cached = require(path) as NativeAddon;
+      return cached;
+    } catch (e) {
+      tried.push(`${path} (${(e as Error).message.split('\n')[0]})`);
+    }
   }
-  return cached;
+  return fail(
+    'E_NATIVE',
+    `could not load the native addon; tried ${tried.join('; ')}. Build it with \`npm run build:native\` (needs cmake and a C++17 compiler; \`npm run build:native:cpu\` without CUDA, or \`npx node-gyp rebuild\` without cmake)`,
+  );
+}
+
+export function features(): NativeFeatures {
+  return loadNative().features();
+}
+
+const CODES = new Set<string>(['E_FORMAT', 'E_UNSUPPORTED', 'E_CONFIG', 'E_SHAPE', 'E_IO', 'E_ABORTED', 'E_USAGE', 'E_NATIVE', 'E_DEVICE', 'E_SECURITY', 'E_NOT_FOUND', 'E_BUILD']);
+
+/** An error thrown by the addon (a plain Error with `code`) as an ExportError with the same code. */
+export function fromNativeError(e: unknown, where?: { file?: string; tensor?: string }): ExportError {
+  if (e instanceof ExportError) return e;
+  const code = (e as { code?: unknown })?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  return new ExportError(typeof code === 'string' && CODES.has(code) ? (code as ErrorCode) : 'E_NATIVE', message, { ...where, cause: e });
 }

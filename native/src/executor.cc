@@ -1,0 +1,319 @@
+#include "executor.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "native_error.h"
+#include "gather.h"
+#include "js_error.h"
+#include "plan.h"
+
+namespace mcore {
+
+namespace {
+
+struct Unit {
+  int output;
+  uint64_t begin, end;  // file byte range
+};
+
+struct ProgressData {
+  double done, total;
+};
+
+void pwriteAll(int fd, const uint8_t* data, uint64_t length, uint64_t offset, const std::string& path) {
+  while (length > 0) {
+    ssize_t n = ::pwrite(fd, data, static_cast<size_t>(std::min<uint64_t>(length, 1ull << 30)), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throwErrno("cannot write", path, errno);
+    }
+    data += n;
+    offset += static_cast<uint64_t>(n);
+    length -= static_cast<uint64_t>(n);
+  }
+}
+
+// Splits each output's data section into units of about kUnitBytes, each boundary on an element of the
+// tensor it falls in.
+std::vector<Unit> planUnits(const Plan& plan) {
+  std::vector<Unit> units;
+  for (size_t o = 0; o < plan.outputs.size(); o++) {
+    const Output& out = plan.outputs[o];
+    uint64_t at = out.header.size();
+    size_t ti = 0;
+    while (at < out.size) {
+      uint64_t end = std::min(out.size, at + kUnitBytes);
+      if (end < out.size) {
+        while (ti < out.tensors.size() && plan.tensors[out.tensors[ti]].byteStart + plan.tensors[out.tensors[ti]].byteLength <= end) ti++;
+        const Tensor& t = plan.tensors[out.tensors[ti]];
+        uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
+        uint64_t aligned = t.byteStart + (end - t.byteStart) / size * size;
+        if (aligned > at) end = aligned;
+      }
+      units.push_back({static_cast<int>(o), at, end});
+      at = end;
+    }
+  }
+  return units;
+}
+
+class Job : public Napi::AsyncWorker {
+ public:
+  Job(Napi::Env env, Plan plan, std::vector<Napi::Reference<Napi::Value>> keepAlive, unsigned threads,
+      std::shared_ptr<std::atomic<bool>> cancelled)
+      : Napi::AsyncWorker(env, "mcore-execute"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        plan_(std::move(plan)),
+        keepAlive_(std::move(keepAlive)),
+        threads_(threads),
+        cancelled_(std::move(cancelled)) {}
+
+  ~Job() override { closeOutputs(); }
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void setProgress(Napi::ThreadSafeFunction tsfn) {
+    progress_ = std::move(tsfn);
+    hasProgress_ = true;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      run();
+    } catch (const NativeError& e) {
+      fail(e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+      fail("E_NATIVE", "out of memory");
+    } catch (const std::exception& e) {
+      fail("E_NATIVE", e.what());
+    }
+    closeOutputs();
+    if (!errorCode_.empty()) SetError(errorMessage_);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    releaseProgress();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("bytes", Napi::Number::New(env, static_cast<double>(plan_.totalBytes)));
+    result.Set("threads", Napi::Number::New(env, usedThreads_));
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error& e) override {
+    Napi::Env env = Env();
+    releaseProgress();
+    Napi::Error err = makeJsError(env, errorCode_.empty() ? "E_NATIVE" : errorCode_, e.Message());
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  void fail(const std::string& code, const std::string& message) {
+    std::lock_guard<std::mutex> lock(errorMutex_);
+    if (errorCode_.empty()) {
+      errorCode_ = code;
+      errorMessage_ = message;
+    }
+    stop_.store(true);
+  }
+
+  void run() {
+    validatePlan(plan_);  // everything is checked before the first output is created
+    if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
+    fds_.assign(plan_.outputs.size(), -1);
+    for (size_t o = 0; o < plan_.outputs.size(); o++) {
+      const Output& out = plan_.outputs[o];
+      int fd = ::open(out.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd < 0) throwErrno("cannot create", out.path, errno);
+      fds_[o] = fd;
+      if (::ftruncate(fd, static_cast<off_t>(out.size)) != 0) throwErrno("cannot size", out.path, errno);
+      pwriteAll(fd, out.header.data(), out.header.size(), 0, out.path);
+      done_ += out.header.size();
+    }
+    units_ = planUnits(plan_);
+    unsigned n = std::max(1u, std::min<unsigned>(threads_, static_cast<unsigned>(std::max<size_t>(units_.size(), plan_.outputs.size()))));
+    usedThreads_ = n;
+    start_ = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    pool.reserve(n);
+    for (unsigned i = 0; i < n; i++) pool.emplace_back([this] { work(); });
+    for (std::thread& t : pool) t.join();
+    if (!errorCode_.empty()) return;
+    if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
+  }
+
+  void work() {
+    try {
+      std::unique_ptr<uint8_t[]> buffer;
+      for (;;) {
+        if (stop_.load(std::memory_order_relaxed)) return;
+        if (cancelled_->load(std::memory_order_relaxed)) {
+          fail("E_ABORTED", "the export was aborted");
+          return;
+        }
+        size_t u = nextUnit_.fetch_add(1);
+        if (u >= units_.size()) break;
+        if (!buffer) buffer.reset(new uint8_t[kUnitBytes]);
+        runUnit(units_[u], buffer.get());
+        done_ += units_[u].end - units_[u].begin;
+        maybeReport();
+      }
+      // flush to stable storage, one output at a time per thread
+      for (;;) {
+        if (stop_.load()) return;
+        size_t o = nextSync_.fetch_add(1);
+        if (o >= fds_.size()) break;
+        if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
+      }
+    } catch (const NativeError& e) {
+      fail(e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+      fail("E_NATIVE", "out of memory for a work buffer");
+    } catch (const std::exception& e) {
+      fail("E_NATIVE", e.what());
+    }
+  }
+
+  void runUnit(const Unit& u, uint8_t* buffer) {
+    const Output& out = plan_.outputs[u.output];
+    // first tensor ending after u.begin
+    auto it = std::upper_bound(out.tensors.begin(), out.tensors.end(), u.begin, [&](uint64_t at, int ti) {
+      return at < plan_.tensors[ti].byteStart + plan_.tensors[ti].byteLength;
+    });
+    for (; it != out.tensors.end(); ++it) {
+      const Tensor& t = plan_.tensors[*it];
+      if (t.byteStart >= u.end) break;
+      uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
+      uint64_t b = std::max(u.begin, t.byteStart), e = std::min(u.end, t.byteStart + t.byteLength);
+      int64_t e0 = static_cast<int64_t>((b - t.byteStart) / size), e1 = static_cast<int64_t>((e - t.byteStart) / size);
+      uint8_t* window = buffer + (b - u.begin);
+      int64_t covered = 0;
+      for (int pi : t.pieces) {
+        const Piece& pc = plan_.pieces[pi];
+        if (pc.dmin >= e1) break;
+        if (pc.dmax < e0) continue;
+        int64_t lo = firstAtOrAfter(pc, e0), hi = firstAtOrAfter(pc, e1);
+        if (hi > lo && pc.source >= 0 && !plan_.sources[pc.source].memory) adviseSource(pc, lo, hi);
+        gatherRange(pc, lo, hi, window, e0);
+        covered += hi - lo;
+      }
+      if (covered != e1 - e0) {
+        throw NativeError("E_FORMAT", "tensor " + t.name + " in " + out.path + ": its pieces overlap or leave gaps near element " +
+                                          std::to_string(e0));
+      }
+    }
+    pwriteAll(fds_[u.output], buffer, u.end - u.begin, u.begin, out.path);
+  }
+
+  // Ask the kernel to read ahead the source bytes this range will touch.
+  void adviseSource(const Piece& pc, int64_t lo, int64_t hi) {
+    // extremes of the source offsets over the range: bounded by the offsets of its first and last elements
+    // widened by one full inner-dims span, which is enough for a read-ahead hint
+    auto srcOf = [&](int64_t k) {
+      int64_t s = 0;
+      for (int d = pc.rank - 1; d >= 0; d--) {
+        s += (k % pc.shape[d]) * pc.srcStrides[d];
+        k /= pc.shape[d];
+      }
+      return s;
+    };
+    int64_t a = srcOf(lo), b = srcOf(hi - 1);
+    int64_t minEl = std::min(a, b), maxEl = std::max(a, b);
+    const MappedFile& file = *plan_.sources[pc.source].file;
+    uint64_t begin = static_cast<uint64_t>(pc.srcBase + minEl * pc.srcSize - file.data());
+    uint64_t length = static_cast<uint64_t>((maxEl - minEl + 1) * pc.srcSize);
+    // small ranges are not worth a system call; huge spans (transposed sources) would read far too much ahead
+    if (length >= (1ull << 20) && length <= (64ull << 20)) file.advise(begin, length, MappedFile::Advice::WillNeed);
+  }
+
+  void maybeReport() {
+    if (!hasProgress_) return;
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count();
+    int64_t last = lastReportMs_.load();
+    if (now - last < 100 || !lastReportMs_.compare_exchange_strong(last, now)) return;
+    auto* data = new ProgressData{static_cast<double>(done_.load()), static_cast<double>(plan_.totalBytes)};
+    napi_status s = progress_.NonBlockingCall(data, [](Napi::Env env, Napi::Function fn, ProgressData* d) {
+      if (env != nullptr && fn != nullptr) fn.Call({Napi::Number::New(env, d->done), Napi::Number::New(env, d->total)});
+      delete d;
+    });
+    if (s != napi_ok) delete data;
+  }
+
+  void releaseProgress() {
+    if (hasProgress_) {
+      hasProgress_ = false;
+      progress_.Release();
+    }
+  }
+
+  void closeOutputs() {
+    for (int& fd : fds_) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+    for (Source& s : plan_.sources)
+      if (s.file) s.file->close();
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Plan plan_;
+  std::vector<Napi::Reference<Napi::Value>> keepAlive_;
+  unsigned threads_;
+  unsigned usedThreads_ = 0;
+  std::shared_ptr<std::atomic<bool>> cancelled_;
+  Napi::ThreadSafeFunction progress_;
+  bool hasProgress_ = false;
+
+  std::vector<int> fds_;
+  std::vector<Unit> units_;
+  std::atomic<size_t> nextUnit_{0};
+  std::atomic<size_t> nextSync_{0};
+  std::atomic<uint64_t> done_{0};
+  std::atomic<int64_t> lastReportMs_{0};
+  std::chrono::steady_clock::time_point start_;
+  std::atomic<bool> stop_{false};
+  std::mutex errorMutex_;
+  std::string errorCode_, errorMessage_;
+};
+
+}  // namespace
+
+Napi::Value Execute(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throwJs(env, "E_USAGE", "execute(plan, options): plan must be an object");
+  Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  if (opts.Has("threads") && !opts.Get("threads").IsUndefined()) {
+    uint64_t t = requireIndex(env, opts.Get("threads"), "threads");
+    if (t < 1 || t > 1024) throwJs(env, "E_USAGE", "threads must be between 1 and 1024");
+    threads = static_cast<unsigned>(t);
+  }
+  std::vector<Napi::Reference<Napi::Value>> keepAlive;
+  Plan plan = decodePlan(env, info[0].As<Napi::Object>(), keepAlive);
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  auto* job = new Job(env, std::move(plan), std::move(keepAlive), threads, cancelled);
+  Napi::Value onProgress = opts.Get("onProgress");
+  if (onProgress.IsFunction()) {
+    job->setProgress(Napi::ThreadSafeFunction::New(env, onProgress.As<Napi::Function>(), "mcore-progress", 0, 1));
+  }
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("promise", job->promise());
+  handle.Set("cancel", Napi::Function::New(env, [cancelled](const Napi::CallbackInfo& i) {
+    cancelled->store(true);
+    return i.Env().Undefined();
+  }, "cancel"));
+  job->Queue();
+  return handle;
+}
+
+}  // namespace mcore
