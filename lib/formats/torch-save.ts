@@ -53,7 +53,11 @@ export function readTorchSave(path: string, region?: Region, opts: ReadTorchSave
       fail('E_FORMAT', 'storage reference has a bad key or element count', { file: ctx.file });
     }
     const known = storages.get(key);
-    if (known) return known;
+    if (known) {
+      // torch names one storage by one key: a second reference must agree with the first
+      if (known.type !== type || known.numel !== numel) fail('E_FORMAT', `storage '${key}' is referenced as ${known.type.className}[${known.numel}] and as ${type.className}[${numel}]`, { file: ctx.file });
+      return known;
+    }
     const entry = archive.entries.get(`${prefix}/data/${key}`);
     if (!entry) fail('E_FORMAT', `storage record '${prefix}/data/${key}' is missing`, { file: ctx.file });
     const elem = isDType(type.dtype) ? itemsize(type.dtype) : (STORAGE_ITEMSIZE[type.dtype] ?? 1);

@@ -4,16 +4,21 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { readZip, readZipEntry } from '../../lib/formats/zip.js';
 
-export function rewriteTorchSave(src: string, dst: string, edit: (pkl: Uint8Array) => Uint8Array): void {
+/** `extra` adds records (names relative to the archive prefix, e.g. `data/te0`). */
+export function rewriteTorchSave(src: string, dst: string, edit: (pkl: Uint8Array) => Uint8Array, extra: Record<string, Uint8Array> = {}): void {
   const z = readZip(src);
   const raw = readFileSync(src);
+  const prefix = z.entries.keys().next().value!.split('/')[0]!;
+  const records: [string, Uint8Array][] = [...z.entries.values()].map((e) => [
+    e.name,
+    e.name.endsWith('/data.pkl') ? edit(readZipEntry(z, e.name)) : raw.subarray(e.dataOffset, e.dataOffset + e.size),
+  ]);
+  for (const [n, d] of Object.entries(extra)) records.push([`${prefix}/${n}`, d]);
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
-  for (const e of z.entries.values()) {
-    let data: Uint8Array = raw.subarray(e.dataOffset, e.dataOffset + e.size);
-    if (e.name.endsWith('/data.pkl')) data = edit(readZipEntry(z, e.name));
-    const name = Buffer.from(e.name);
+  for (const [entryName, data] of records) {
+    const name = Buffer.from(entryName);
     const crc = crc32(data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
@@ -38,8 +43,8 @@ export function rewriteTorchSave(src: string, dst: string, edit: (pkl: Uint8Arra
   const cd = Buffer.concat(centrals);
   const eocd = Buffer.alloc(22);
   eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(z.entries.size, 8);
-  eocd.writeUInt16LE(z.entries.size, 10);
+  eocd.writeUInt16LE(records.length, 8);
+  eocd.writeUInt16LE(records.length, 10);
   eocd.writeUInt32LE(cd.length, 12);
   eocd.writeUInt32LE(offset, 16);
   writeFileSync(dst, Buffer.concat([...locals, cd, eocd]));
