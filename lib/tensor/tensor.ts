@@ -137,10 +137,14 @@ export function unsqueeze(t: Tensor, dim: number): Tensor {
 export function expand(t: Tensor, shape: readonly number[]): Tensor {
   if (shape.length < t.shape.length) fail('E_SHAPE', `cannot expand ${fmtShape(t.shape)} to ${fmtShape(shape)}`);
   const lead = shape.length - t.shape.length;
+  t.shape.forEach((own, i) => {
+    if (own !== 1 && own !== shape[i + lead]) fail('E_SHAPE', `cannot expand ${fmtShape(t.shape)} to ${fmtShape(shape)}`);
+  });
   return {
     dtype: t.dtype,
     shape: [...shape],
-    blocks: t.blocks.map((b) => {
+    // empty blocks hold nothing to broadcast (and one of extent 0 in a size-1 dim cannot be stretched)
+    blocks: t.blocks.filter((b) => numel(b.view.shape) > 0).map((b) => {
       const own = [...Array<number>(lead).fill(1), ...b.view.shape];
       const blockShape = shape.map((d, i) => (i < lead || t.shape[i - lead] === 1 ? d : own[i]!));
       const at = shape.map((_, i) => (i < lead ? 0 : t.shape[i - lead] === 1 ? 0 : b.at[i - lead]!));
@@ -179,6 +183,7 @@ export function reshape(t: Tensor, newShape: readonly number[]): Tensor {
 
 /** The largest box of `shape` that starts at flat index `lo`, stays below `hi`, and is a run along one dim. */
 function largestSlab(shape: readonly number[], lo: number, hi: number) {
+  if (shape.length === 0) return { at: [], shape: [], count: 1, inner: 1 }; // the one element of a scalar
   const strides = contiguousStrides(shape);
   for (let j = 0; j < shape.length; j++) {
     const inner = strides[j]!;

@@ -136,12 +136,15 @@ export function randomShape(r: Rng, maxRank = 4, maxDim = 4, minDim = 0): number
 
 /** Splits n into parts (some possibly empty when allowEmpty) that add up to n. */
 export function randomSizes(r: Rng, n: number, parts: number, allowEmpty = true): number[] {
-  const cuts = Array.from({ length: parts - 1 }, () => r.int(allowEmpty ? 0 : 1, Math.max(allowEmpty ? 0 : 1, n - (allowEmpty ? 0 : 1)))).sort((a, b) => a - b);
+  // without empties, cuts fall strictly inside (0, n) where there is room; a tiny n still yields empty parts
+  const lo = allowEmpty || n < 2 ? 0 : 1;
+  const hi = allowEmpty || n < 2 ? n : n - 1;
+  const cuts = Array.from({ length: parts - 1 }, () => r.int(lo, hi)).sort((a, b) => a - b);
   const sizes: number[] = [];
   let prev = 0;
   for (const c of [...cuts, n]) {
-    sizes.push(Math.max(0, c - prev));
-    prev = Math.max(prev, c);
+    sizes.push(c - prev);
+    prev = c;
   }
   return sizes;
 }
