@@ -1,0 +1,74 @@
+// Megatron's on-device conversion (distributed_* references): each rank converts its own shard of the
+// tp2pp1 / tp1pp2 legacy checkpoint, read straight from that rank's model_optim_rng.pt.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { openCheckpoint } from '../../lib/megatron/open.js';
+import { helperOptionsFor } from '../../lib/trtllm/export.js';
+import { TRTLLMHelper } from '../../lib/trtllm/helper.js';
+import { isExportError } from '../../lib/errors.js';
+import { FIXTURES, headerText, legacyShard, MODEL_TYPE, referenceCases } from './support/fixtures.js';
+import { safetensorsBytes } from './support/plan-eval.js';
+
+const cases = referenceCases().filter((c) => c.distributed);
+
+function rankFiles(model: string, tp: number, pp: number): string[][] {
+  const root = join(FIXTURES, 'megatron', model, 'torch', `tp${tp}pp${pp}`, 'iter_0000010');
+  return Array.from({ length: pp }, (_, p) => Array.from({ length: tp }, (_, t) => join(root, pp > 1 ? `mp_rank_${String(t).padStart(2, '0')}_${String(p).padStart(3, '0')}` : `mp_rank_${String(t).padStart(2, '0')}`, 'model_optim_rng.pt')));
+}
+
+test('distributed reference cases exist for tp2 and pp2', () => {
+  expect(cases.length).toBeGreaterThanOrEqual(6);
+});
+
+test.each(cases.map((c) => [`${c.model}/${c.name}`, c] as const))('%s', (_, c) => {
+  const ckpt = openCheckpoint(join(FIXTURES, 'megatron', c.model, 'torch', 'tp1pp1'), { modelType: MODEL_TYPE[c.model]! });
+  const helper = new TRTLLMHelper(helperOptionsFor(ckpt, MODEL_TYPE[c.model]!));
+  const shards = rankFiles(c.model, c.tp, c.pp).map((stage) => stage.map(legacyShard));
+  const refConfig = readFileSync(join(c.dir, 'config.json'), 'utf8');
+  for (let ppRank = 0; ppRank < c.pp; ppRank++) {
+    for (let tpRank = 0; tpRank < c.tp; tpRank++) {
+      const { weights, configs } = helper.getTrtllmPretrainedConfigAndModelWeights({
+        modelStateDict: shards[ppRank]![tpRank]!,
+        dtype: c.dtype,
+        onDeviceDistributedConversion: true,
+        vocabSize: ckpt.config.vocabSize!,
+        gpusPerNode: 2,
+        parallelState: { tpRank, tpSize: c.tp, ppRank, ppSize: c.pp, tensorParallelPeers: shards[ppRank] },
+      });
+      expect(weights).toHaveLength(1);
+      expect(weights[0]!.rank).toBe(ppRank * c.tp + tpRank);
+      expect(configs[0]!.toJson()).toBe(refConfig);
+      const ref = readFileSync(join(c.dir, `rank${weights[0]!.rank}.safetensors`));
+      const mine = safetensorsBytes(weights[0]!.tensors);
+      expect(headerText(mine)).toBe(headerText(ref));
+      expect(Buffer.from(mine).equals(ref)).toBe(true);
+    }
+  }
+});
+
+function code(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (isExportError(e)) return e.code;
+    throw e;
+  }
+  return 'no error';
+}
+
+test("on-device conversion makes Megatron's argument checks", () => {
+  const ckpt = openCheckpoint(join(FIXTURES, 'megatron', 'llama', 'torch', 'tp1pp1'), { modelType: 'llama' });
+  const shard = legacyShard(rankFiles('llama', 2, 1)[0]![0]!);
+  const base = { modelStateDict: shard, dtype: 'bfloat16' as const, onDeviceDistributedConversion: true, vocabSize: 300, gpusPerNode: 2, parallelState: { tpRank: 0, tpSize: 2, ppRank: 0, ppSize: 1, tensorParallelPeers: [shard, shard] } };
+  const h = new TRTLLMHelper(helperOptionsFor(ckpt, 'llama'));
+  expect(code(() => h.getTrtllmPretrainedConfigAndModelWeights({ ...base, vocabSize: undefined as unknown as number }))).toBe('E_USAGE');
+  expect(code(() => h.getTrtllmPretrainedConfigAndModelWeights({ ...base, gpusPerNode: undefined as unknown as number }))).toBe('E_USAGE');
+  expect(code(() => h.getTrtllmPretrainedConfigAndModelWeights({ ...base, exportConfig: { inferenceTpSize: 2 } }))).toBe('E_USAGE');
+  expect(code(() => h.getTrtllmPretrainedConfigAndModelWeights({ ...base, vocabSize: 301 }))).toBe('E_CONFIG');
+  expect(code(() => h.getTrtllmPretrainedConfigAndModelWeights({ ...base, parallelState: { tpRank: 0, tpSize: 2, ppRank: 0, ppSize: 1 } }))).toBe('E_USAGE');
+  const mixtral = new TRTLLMHelper({ ...helperOptionsFor(ckpt, 'llama'), modelType: 'mixtral' });
+  expect(code(() => mixtral.getTrtllmPretrainedConfigAndModelWeights(base))).toBe('E_UNSUPPORTED');
+  // single-device conversion refuses vocabSize, as Megatron does
+  expect(code(() => h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16', vocabSize: 300 }))).toBe('E_USAGE');
+});
