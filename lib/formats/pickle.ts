@@ -80,7 +80,6 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
   return new Machine(data, opts).run();
 }
 
-const MARK = Symbol('mark');
 const decoder = new TextDecoder('utf-8');
 
 class Machine {
