@@ -4,6 +4,7 @@ import type { Args } from '../megatron/config.js';
 import type { TransformerConfig } from '../megatron/types.js';
 import type { Affine } from '../plan/plan.js';
 import type { HfRuleContext } from './types.js';
+import { pyFloat, type PyJson } from '../trtllm/pyjson.js';
 
 /**
  * The transformers activation name (ACT2FN key) that computes what Megatron computed. Megatron's fused
@@ -38,10 +39,10 @@ export function hfActivation(cfg: TransformerConfig, args: Args | null, where: s
  * rope_theta and llama3-style scaling as transformers reads them. Megatron's --use-rope-scaling applies the
  * Llama 3.1 rule with its fixed constants (low 1, high 4, original context 8192).
  */
-export function ropeFields(cfg: TransformerConfig): Record<string, unknown> {
-  const out: Record<string, unknown> = { rope_theta: cfg.rotaryBase };
+export function ropeFields(cfg: TransformerConfig): Record<string, PyJson> {
+  const out: Record<string, PyJson> = { rope_theta: pyFloat(cfg.rotaryBase) };
   if (cfg.ropeScaling) {
-    out['rope_scaling'] = { rope_type: 'llama3', factor: cfg.ropeScaling.factor, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192 };
+    out['rope_scaling'] = { rope_type: 'llama3', factor: pyFloat(cfg.ropeScaling.factor), low_freq_factor: pyFloat(1), high_freq_factor: pyFloat(4), original_max_position_embeddings: 8192 };
   }
   return out;
 }

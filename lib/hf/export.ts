@@ -12,6 +12,7 @@ import { checkDestination, stageDirectory } from './output-dir.js';
 import { INDEX_NAME, parseSize, planShards, shardIndex } from './shard.js';
 import { copyTokenizer, tokenizerFiles } from './tokenizer.js';
 import type { HfDType, HfModel } from './types.js';
+import { pyJsonDump, type PyJson } from '../trtllm/pyjson.js';
 
 export interface HfProgress {
   readonly bytesDone: number;
@@ -69,12 +70,12 @@ function outputDType(name: string | undefined, checkpoint: Checkpoint): HfDType 
 }
 
 /** config.json as transformers writes it: architectures and model_type first, then the fields, then the dtype. */
-export function hfConfigJson(model: HfModel, dtype: HfDType): Record<string, unknown> {
+export function hfConfigJson(model: HfModel, dtype: HfDType): Record<string, PyJson> {
   return { architectures: [model.architecture], model_type: model.modelType, ...model.config, torch_dtype: dtype };
 }
 
-function generationConfig(model: HfModel): Record<string, unknown> {
-  const out: Record<string, unknown> = { _from_model_config: true };
+function generationConfig(model: HfModel): Record<string, PyJson> {
+  const out: Record<string, PyJson> = { _from_model_config: true };
   for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) {
     const v = model.config[k];
     if (typeof v === 'number') out[k] = v;
@@ -99,9 +100,9 @@ function checkAborted(signal: AbortSignal | undefined, outDir: string): void {
   if (signal?.aborted) fail('E_ABORTED', 'Hugging Face export cancelled', { file: outDir });
 }
 
-function writeJson(path: string, value: unknown): void {
+function writeJson(path: string, value: PyJson): void {
   try {
-    writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
+    writeFileSync(path, pyJsonDump(value));
   } catch (e) {
     fail('E_IO', `cannot write: ${(e as Error).message}`, { file: path, cause: e });
   }

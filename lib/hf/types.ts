@@ -3,6 +3,7 @@ import type { ModelType, TransformerConfig } from '../megatron/types.js';
 import type { Affine } from '../plan/plan.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { PyJson } from '../trtllm/pyjson.js';
 import type { SourceTensors } from './source.js';
 
 /** One tensor of the Hugging Face state dict, as a lazy view of checkpoint bytes. */
@@ -17,7 +18,8 @@ export interface HfTensor {
 export interface HfModel {
   readonly architecture: string;
   readonly modelType: string;
-  readonly config: Record<string, unknown>;
+  /** transformers config fields; floats marked (PyFloat) so they serialise as Python floats, which transformers' strict configs require */
+  readonly config: Readonly<Record<string, PyJson>>;
   readonly tensors: readonly HfTensor[];
 }
 

@@ -6,6 +6,7 @@ import type { HfModel } from '../../lib/hf/types.js';
 import type { TransformerConfig } from '../../lib/megatron/types.js';
 import { itemsize } from '../../lib/tensor/dtype.js';
 import type { Tensor } from '../../lib/tensor/tensor.js';
+import { toPlain } from '../../lib/trtllm/pyjson.js';
 import { materialize } from '../support/materialize.js';
 import { tp1Fixture, type Tp1Fixture } from './support/tp1-fixture.js';
 
@@ -61,7 +62,7 @@ describe('llama → LlamaForCausalLM', () => {
     expect(shapes(m)).toEqual(want);
     expect(V).toBe(300);
     expect(m.tensors.every((t) => t.tensor.dtype === 'bfloat16' && t.affine === undefined)).toBe(true);
-    expect(m.config).toMatchObject({ num_key_value_heads: 2, head_dim: 8, hidden_act: 'silu', tie_word_embeddings: false, vocab_size: 300 });
+    expect(toPlain(m.config)).toMatchObject({ num_key_value_heads: 2, head_dim: 8, hidden_act: 'silu', tie_word_embeddings: false, vocab_size: 300 });
   });
 
   test('q/k/v rows come from their group inside the fused QKV', () => {
@@ -105,7 +106,7 @@ describe('gpt2 → GPT2LMHeadModel', () => {
     expect(s['lm_head.weight']).toBeUndefined();
     expect(m.tensors).toHaveLength(2 + c.numLayers * 12 + 2);
     // bias_gelu_fusion is on in the fixture: Megatron ran the tanh GeLU
-    expect(m.config).toMatchObject({ activation_function: 'gelu_new', tie_word_embeddings: true, n_head: 4, vocab_size: 200 });
+    expect(toPlain(m.config)).toMatchObject({ activation_function: 'gelu_new', tie_word_embeddings: true, n_head: 4, vocab_size: 200 });
   });
 
   test('c_attn.weight[i][j] = fused QKV[row of output j][i] (a real transposition)', () => {
@@ -126,7 +127,7 @@ describe('gpt2 → GPT2LMHeadModel', () => {
     const s = shapes(b);
     expect(s['transformer.h.0.attn.c_attn.weight']).toEqual([3 * H, H]);
     expect(s['transformer.h.0.mlp.c_fc.weight']).toEqual([F, H]);
-    expect(b.config).toMatchObject({ multi_query: false, activation_function: 'gelu_pytorch_tanh' });
+    expect(toPlain(b.config)).toMatchObject({ multi_query: false, activation_function: 'gelu_pytorch_tanh' });
     const fc1 = f.tensors.get('decoder.layers.0.mlp.linear_fc1.weight')!;
     expect(materialize(byName(b).get('transformer.h.0.mlp.c_fc.weight')!)).toEqual(materialize(fc1));
   });
@@ -145,7 +146,7 @@ describe('gptnext → NemotronForCausalLM', () => {
     expect(m.tensors.some((t) => t.affine)).toBe(false);
     expect(out.get('model.layers.0.mlp.up_proj.weight')!.shape).toEqual([f.config.ffnHiddenSize, f.config.hiddenSize]);
     expect(out.has('model.layers.0.mlp.gate_proj.weight')).toBe(false);
-    expect(m.config).toMatchObject({ hidden_act: 'relu2', partial_rotary_factor: 0.5, vocab_size: 250 });
+    expect(toPlain(m.config)).toMatchObject({ hidden_act: 'relu2', partial_rotary_factor: 0.5, vocab_size: 250 });
   });
 
   test('a plain-gamma LayerNorm checkpoint gets gamma − 1 for Nemotron', () => {
@@ -174,7 +175,7 @@ describe('mixtral → MixtralForCausalLM', () => {
     const out = byName(m);
     expect(materialize(out.get('model.layers.1.block_sparse_moe.experts.3.w1.weight')!)).toEqual(fc1.subarray(0, fc1.length / 2));
     expect(materialize(out.get('model.layers.1.block_sparse_moe.experts.3.w3.weight')!)).toEqual(fc1.subarray(fc1.length / 2));
-    expect(m.config).toMatchObject({ num_local_experts: 4, num_experts_per_tok: 2, intermediate_size: 96 });
+    expect(toPlain(m.config)).toMatchObject({ num_local_experts: 4, num_experts_per_tok: 2, intermediate_size: 96 });
   });
 
   test('a router Mixtral cannot reproduce is refused', () => {
@@ -188,7 +189,7 @@ describe('other targets and refusals', () => {
     const m = convert(f, { modelType: 'gemma' });
     expect(m.tensors.find((t) => t.name === 'model.norm.weight')!.affine).toEqual({ add: -1 });
     expect(m.tensors.some((t) => t.name === 'lm_head.weight')).toBe(true);
-    expect(m.config).toMatchObject({ tie_word_embeddings: false, hidden_act: 'silu' });
+    expect(toPlain(m.config)).toMatchObject({ tie_word_embeddings: false, hidden_act: 'silu' });
   });
 
   test('falcon (sequential, MHA) copies the fused QKV as is', () => {
@@ -198,7 +199,7 @@ describe('other targets and refusals', () => {
     const m = toHfModel({ config: { ...f.config, positionEmbeddingType: 'rope' }, modelType: 'falcon', tensors, args: f.args });
     const qkv = m.tensors.find((t) => t.name === 'transformer.h.1.self_attention.query_key_value.weight')!;
     expect(qkv.tensor).toBe(f.tensors.get('decoder.layers.1.self_attention.linear_qkv.weight'));
-    expect(m.config).toMatchObject({ parallel_attn: false, new_decoder_architecture: false, multi_query: false, num_kv_heads: 4, bias: true });
+    expect(toPlain(m.config)).toMatchObject({ parallel_attn: false, new_decoder_architecture: false, multi_query: false, num_kv_heads: 4, bias: true });
   });
 
   test('a model type whose architecture does not fit is refused with E_UNSUPPORTED', () => {

@@ -7,6 +7,7 @@ import { hfActivation, normAffine, requireDense, requireNorm } from '../common.j
 import { layerNames } from '../source.js';
 import { splitQkv, trimVocab } from '../split.js';
 import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
+import { pyFloat } from '../../trtllm/pyjson.js';
 
 export function bigcodeModel(ctx: HfRuleContext): HfModel {
   const { cfg, src, where } = ctx;
@@ -64,10 +65,10 @@ export function bigcodeModel(ctx: HfRuleContext): HfModel {
       n_inner: cfg.ffnHiddenSize,
       multi_query: multiQuery,
       activation_function: hfActivation(cfg, ctx.args, where),
-      layer_norm_epsilon: cfg.layernormEpsilon,
-      resid_pdrop: 0.0,
-      embd_pdrop: 0.0,
-      attn_pdrop: 0.0,
+      layer_norm_epsilon: pyFloat(cfg.layernormEpsilon),
+      resid_pdrop: pyFloat(0.0),
+      embd_pdrop: pyFloat(0.0),
+      attn_pdrop: pyFloat(0.0),
       scale_attn_weights: true,
       attention_softmax_in_fp32: true,
       scale_attention_softmax_in_fp32: true,

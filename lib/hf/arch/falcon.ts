@@ -8,6 +8,7 @@ import { hfActivation, normAffine, requireDense, requireNorm, requireRope } from
 import { layerNames } from '../source.js';
 import { trimVocab } from '../split.js';
 import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
+import { pyFloat } from '../../trtllm/pyjson.js';
 
 export function falconModel(ctx: HfRuleContext): HfModel {
   const { cfg, src, where } = ctx;
@@ -66,11 +67,11 @@ export function falconModel(ctx: HfRuleContext): HfModel {
       alibi: false,
       bias: withBias,
       activation: hfActivation(cfg, ctx.args, where),
-      layer_norm_epsilon: cfg.layernormEpsilon,
-      rope_theta: cfg.rotaryBase,
+      layer_norm_epsilon: pyFloat(cfg.layernormEpsilon),
+      rope_theta: pyFloat(cfg.rotaryBase),
       max_position_embeddings: cfg.maxPositionEmbeddings,
-      hidden_dropout: 0.0,
-      attention_dropout: 0.0,
+      hidden_dropout: pyFloat(0.0),
+      attention_dropout: pyFloat(0.0),
       bos_token_id: null,
       eos_token_id: null,
       tie_word_embeddings: tied,

@@ -5,6 +5,7 @@ import { fail } from '../../errors.js';
 import { hfActivation, normAffine, requireDense, requireNorm, requireRope, ropeFields } from '../common.js';
 import type { HfModel, HfRuleContext } from '../types.js';
 import { decoderTensors } from './decoder.js';
+import { pyFloat } from '../../trtllm/pyjson.js';
 
 export function gemmaModel(ctx: HfRuleContext): HfModel {
   const { cfg } = ctx;
@@ -31,10 +32,10 @@ export function gemmaModel(ctx: HfRuleContext): HfModel {
       head_dim: cfg.kvChannels,
       hidden_act: act === 'gelu' ? 'gelu_python' : act,
       max_position_embeddings: cfg.maxPositionEmbeddings,
-      rms_norm_eps: cfg.layernormEpsilon,
+      rms_norm_eps: pyFloat(cfg.layernormEpsilon),
       ...ropeFields(cfg),
       attention_bias: cfg.addQkvBias,
-      attention_dropout: 0.0,
+      attention_dropout: pyFloat(0.0),
       tie_word_embeddings: tied,
     },
     tensors,

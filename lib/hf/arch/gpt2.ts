@@ -8,6 +8,7 @@ import { hfActivation, normAffine, requireDense, requireNorm } from '../common.j
 import { layerNames } from '../source.js';
 import { splitQkv, trimVocab } from '../split.js';
 import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
+import { pyFloat } from '../../trtllm/pyjson.js';
 
 export function gpt2Model(ctx: HfRuleContext): HfModel {
   const { cfg, src, where } = ctx;
@@ -67,10 +68,10 @@ export function gpt2Model(ctx: HfRuleContext): HfModel {
       n_head: cfg.numAttentionHeads,
       n_inner: cfg.ffnHiddenSize,
       activation_function: hfActivation(cfg, ctx.args, where, 'gelu_new'),
-      layer_norm_epsilon: cfg.layernormEpsilon,
-      resid_pdrop: 0.0,
-      embd_pdrop: 0.0,
-      attn_pdrop: 0.0,
+      layer_norm_epsilon: pyFloat(cfg.layernormEpsilon),
+      resid_pdrop: pyFloat(0.0),
+      embd_pdrop: pyFloat(0.0),
+      attn_pdrop: pyFloat(0.0),
       scale_attn_weights: true,
       scale_attn_by_inverse_layer_idx: false,
       reorder_and_upcast_attn: false,

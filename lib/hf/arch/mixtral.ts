@@ -3,6 +3,7 @@ import { fail } from '../../errors.js';
 import { hfActivation, normAffine, requireNorm, requireRope, ropeFields } from '../common.js';
 import type { HfModel, HfRuleContext } from '../types.js';
 import { decoderTensors } from './decoder.js';
+import { pyFloat } from '../../trtllm/pyjson.js';
 
 /**
  * Mixtral routes by softmax over all logits, top-k, then renormalises over the k: the same numbers as
@@ -45,15 +46,15 @@ export function mixtralModel(ctx: HfRuleContext): HfModel {
       head_dim: cfg.kvChannels,
       hidden_act: hfActivation(cfg, ctx.args, ctx.where),
       max_position_embeddings: cfg.maxPositionEmbeddings,
-      rms_norm_eps: cfg.layernormEpsilon,
+      rms_norm_eps: pyFloat(cfg.layernormEpsilon),
       ...ropeFields(cfg),
-      attention_dropout: 0.0,
+      attention_dropout: pyFloat(0.0),
       sliding_window: null,
       num_local_experts: cfg.numMoeExperts,
       num_experts_per_tok: cfg.moeRouterTopk,
       output_router_logits: false,
-      router_aux_loss_coef: typeof aux === 'number' ? aux : 0.001,
-      router_jitter_noise: 0.0,
+      router_aux_loss_coef: pyFloat(typeof aux === 'number' ? aux : 0.001),
+      router_jitter_noise: pyFloat(0.0),
       tie_word_embeddings: false,
     },
     tensors,

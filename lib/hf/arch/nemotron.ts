@@ -4,6 +4,7 @@ import { fail } from '../../errors.js';
 import { hfActivation, normAffine, requireDense, requireNorm, requireRope } from '../common.js';
 import type { HfModel, HfRuleContext } from '../types.js';
 import { decoderTensors } from './decoder.js';
+import { pyFloat } from '../../trtllm/pyjson.js';
 
 export function nemotronModel(ctx: HfRuleContext): HfModel {
   const { cfg } = ctx;
@@ -26,11 +27,11 @@ export function nemotronModel(ctx: HfRuleContext): HfModel {
       head_dim: cfg.kvChannels,
       hidden_act: hfActivation(cfg, ctx.args, ctx.where),
       max_position_embeddings: cfg.maxPositionEmbeddings,
-      norm_eps: cfg.layernormEpsilon,
-      rope_theta: cfg.rotaryBase,
-      partial_rotary_factor: cfg.rotaryPercent,
+      norm_eps: pyFloat(cfg.layernormEpsilon),
+      rope_theta: pyFloat(cfg.rotaryBase),
+      partial_rotary_factor: pyFloat(cfg.rotaryPercent),
       attention_bias: cfg.addQkvBias,
-      attention_dropout: 0.0,
+      attention_dropout: pyFloat(0.0),
       mlp_bias: cfg.addBiasLinear,
       tie_word_embeddings: false,
     },
