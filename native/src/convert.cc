@@ -58,7 +58,8 @@ inline float decode(typename Storage<S>::T v) {
 template <DType D, DType From>
 inline typename Storage<D>::T encode(float f) {
   if constexpr (D == DType::F32) return floatBits(f);
-  else if constexpr (D == DType::BF16) return floatToBf16<(From == DType::F32 ? 0xFFFF : 0x7FC0)>(f);
+  // (From == BF16 only re-encodes a value already rounded to bf16, whose NaN is 0xFFFF: keep it)
+  else if constexpr (D == DType::BF16) return floatToBf16<(From == DType::F32 || From == DType::BF16 ? 0xFFFF : 0x7FC0)>(f);
   else if constexpr (D == DType::F16) return floatToF16(f);
   else if constexpr (D == DType::F8E4M3FN) return floatToF8e4m3fn(f);
   else return floatToF8e5m2(f);
