@@ -26,15 +26,21 @@ export interface PartitionedExportResult {
   readonly export: ExportTrtllmResult | null;
 }
 
-/** Removes temporaries a killed earlier run of this same share left behind; others' files are not touched. */
-function removeOwnLeftovers(dir: string, ranks: readonly number[], writesConfig: boolean): void {
+/**
+ * Options that make exportTrtllm write one share of a multi-process export into a directory other processes
+ * write too: `force` (which replaces only this share's own files), after removing temporaries that a killed
+ * earlier run of this same share left behind. Others' files are never touched.
+ */
+export function shareExportOptions(outDir: string, ranks: readonly number[], dryRun = false): { ranks: readonly number[]; force: true } {
+  const writesConfig = ranks.includes(0);
   let names: string[] = [];
   try {
-    names = readdirSync(dir);
+    names = dryRun ? [] : readdirSync(outDir);
   } catch {
-    return; // not created yet
+    names = []; // not created yet
   }
-  for (const n of names) if (n.startsWith('.') && ownsShareFile(n, ranks, writesConfig)) rmSync(join(dir, n), { force: true });
+  for (const n of names) if (n.startsWith('.') && ownsShareFile(n, ranks, writesConfig)) rmSync(join(outDir, n), { force: true });
+  return { ranks, force: true };
 }
 
 export async function exportTrtllmShare(ckpt: Checkpoint, o: PartitionedExportOptions): Promise<PartitionedExportResult> {
@@ -45,8 +51,6 @@ export async function exportTrtllmShare(ckpt: Checkpoint, o: PartitionedExportOp
   const writesConfig = ranks.includes(0);
   if (ranks.length === 0) return { place, ranks, writesConfig, export: null };
   if (place.worldSize === 1) return { place, ranks, writesConfig, export: await exportTrtllm(ckpt, exportOptions) };
-  if (!o.dryRun) removeOwnLeftovers(o.outDir, ranks, writesConfig);
-  // Other processes' files are expected in the directory: `force` here replaces only this share's files.
-  const res = await exportTrtllm(ckpt, { ...exportOptions, ranks, force: true });
+  const res = await exportTrtllm(ckpt, { ...exportOptions, ...shareExportOptions(o.outDir, ranks, o.dryRun) });
   return { place, ranks, writesConfig, export: res };
 }

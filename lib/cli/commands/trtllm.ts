@@ -5,6 +5,7 @@ import { formatSummary, gbPerSecond } from '../../export/summary.js';
 import { openCheckpoint } from '../../megatron/open.js';
 import { type ModelType, MODEL_TYPES } from '../../megatron/types.js';
 import { assignOutputRanks, resolveLaunchPlace } from '../../scale/launch.js';
+import { shareExportOptions } from '../../scale/partitioned-export.js';
 import { exportTrtllm, type ExportTrtllmOptions } from '../../trtllm/export.js';
 import type { Command } from '../command.js';
 
@@ -140,7 +141,7 @@ export const trtllm: Command = {
       process.once('SIGINT', onSignal);
       let result;
       try {
-        result = await exportTrtllm(ckpt, { ...a.opts, ...(ranks ? { ranks } : {}), signal: controller.signal, onProgress: (p) => bar.update(p) });
+        result = await exportTrtllm(ckpt, { ...a.opts, ...(ranks ? shareExportOptions(a.opts.outDir, ranks, a.opts.dryRun) : {}), signal: controller.signal, onProgress: (p) => bar.update(p) });
       } finally {
         process.off('SIGINT', onSignal);
         bar.done();
