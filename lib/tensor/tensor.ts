@@ -154,31 +154,112 @@ export function expand(t: Tensor, shape: readonly number[]): Tensor {
 }
 
 /**
- * Same elements in a new shape. Each block must cover a run of whole rows (full extent in every dim but the
- * first) — the case of tensors merged along dim 0 — or the reshape must leave dim 0.. of the block alone.
- * Row runs that straddle the new shape's boundaries are cut into pieces that do not.
+ * Same elements in a new shape (torch.reshape), without copying. The old and new dims are paired into groups of
+ * equal element count (e.g. [12, 4] → [3, 4, 4] pairs 12 ↔ 3·4 and 4 ↔ 4). Within each group a block is cut into
+ * runs that are contiguous in the group's row-major order (a block spanning whole rows is one run), and each run
+ * is cut into boxes of the new shape where it straddles the new dims' boundaries: TP shards merged along any dim
+ * stay zero-copy. Throws E_SHAPE where a block's own strides cannot be viewed in the new shape.
  */
 export function reshape(t: Tensor, newShape: readonly number[]): Tensor {
   const target = V.resolveShape(newShape, numel(t.shape));
   if (sameShape(target, t.shape)) return t;
   if (t.blocks.length === 1 && t.blocks[0]!.view.shape.every((d, i) => d === t.shape[i])) return fromView(V.reshape(t.blocks[0]!.view, target));
-  const rowSize = numel(t.shape.slice(1));
+  if (numel(target) === 0) return { dtype: t.dtype, shape: target, blocks: [] };
+  // Size-1 dims carry no layout: drop them here and put them back on each output box.
+  const oldKept = t.shape.flatMap((d, i) => (d === 1 ? [] : [i]));
+  const newKept = target.flatMap((d, i) => (d === 1 ? [] : [i]));
+  const size = oldKept.map((i) => t.shape[i]!);
+  const groups = pairDims(size, newKept.map((i) => target[i]!));
   const blocks: Block[] = [];
   for (const b of t.blocks) {
-    if (!b.view.shape.every((d, i) => i === 0 || d === t.shape[i])) {
-      fail('E_UNSUPPORTED', `reshape ${fmtShape(t.shape)} → ${fmtShape(target)} of a tensor tiled along an inner dimension`);
-    }
-    const flat = V.reshape(b.view, [b.view.shape[0]! * rowSize]);
-    let lo = b.at[0]! * rowSize;
-    const hi = lo + flat.shape[0]!;
-    while (lo < hi) {
-      const slab = largestSlab(target, lo, hi);
-      const piece = V.narrow(flat, 0, lo - b.at[0]! * rowSize, slab.count * slab.inner);
-      blocks.push({ at: slab.at, view: V.reshape(piece, slab.shape) });
-      lo += slab.count * slab.inner;
-    }
+    if (numel(b.view.shape) === 0) continue;
+    const view = V.reshape(b.view, oldKept.map((i) => b.view.shape[i]!));
+    const at = oldKept.map((i) => b.at[i]!);
+    const ext = view.shape;
+    // Per group: dims before `run` are walked one index at a time; dims from `run` on form one contiguous run.
+    const plans = groups.map((g) => {
+      let run = g.oldEnd - 1;
+      while (run > g.oldStart && ext[run] === size[run]) run--;
+      const strides = contiguousStrides(size.slice(g.oldStart, g.oldEnd));
+      const stride = (i: number) => strides[i - g.oldStart]!;
+      let base = 0;
+      for (let i = g.oldStart; i < g.oldEnd; i++) base += at[i]! * stride(i);
+      return { g, run, stride, base, length: numel(ext.slice(run, g.oldEnd)), shape: newKept.slice(g.newStart, g.newEnd).map((i) => target[i]!) };
+    });
+    const walked = plans.flatMap((p) => range(p.g.oldStart, p.run));
+    forEachIndex(walked.map((i) => ext[i]!), (idx) => {
+      let piece = view;
+      walked.forEach((d, k) => (piece = V.narrow(piece, d, idx[k]!, 1)));
+      piece = V.reshape(piece, plans.map((p) => p.length));
+      const runs = plans.map((p) => {
+        let lo = p.base;
+        walked.forEach((d, k) => d >= p.g.oldStart && d < p.run && (lo += idx[k]! * p.stride(d)));
+        return { lo, boxes: slabs(p.shape, lo, lo + p.length) };
+      });
+      forEachIndex(runs.map((r) => r.boxes.length), (choice) => {
+        let box = piece;
+        const boxAt: number[] = [];
+        const boxShape: number[] = [];
+        runs.forEach((r, g) => {
+          const s = r.boxes[choice[g]!]!;
+          box = V.narrow(box, g, s.lo - r.lo, s.length);
+          boxAt.push(...s.at);
+          boxShape.push(...s.shape);
+        });
+        let k = 0;
+        const full = target.map((d) => (d === 1 ? 1 : boxShape[k++]!));
+        k = 0;
+        blocks.push({ at: target.map((d) => (d === 1 ? 0 : boxAt[k++]!)), view: V.reshape(box, full) });
+      });
+    });
   }
   return { dtype: t.dtype, shape: target, blocks };
+}
+
+/** Pairs consecutive dims of two shapes (all dims ≥ 2, equal products) into groups of equal element count. */
+function pairDims(from: readonly number[], to: readonly number[]) {
+  const groups: { oldStart: number; oldEnd: number; newStart: number; newEnd: number }[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < from.length) {
+    const oldStart = i;
+    const newStart = j;
+    let a = from[i++]!;
+    let b = to[j++]!;
+    while (a !== b) {
+      if (a < b) a *= from[i++]!;
+      else b *= to[j++]!;
+    }
+    groups.push({ oldStart, oldEnd: i, newStart, newEnd: j });
+  }
+  return groups;
+}
+
+/** Cuts the flat range [lo, hi) of `shape` (row-major) into the fewest boxes, each a run along one dim. */
+function slabs(shape: readonly number[], lo: number, hi: number): { lo: number; length: number; at: number[]; shape: number[] }[] {
+  const out: { lo: number; length: number; at: number[]; shape: number[] }[] = [];
+  while (lo < hi) {
+    const s = largestSlab(shape, lo, hi);
+    out.push({ lo, length: s.count * s.inner, at: s.at, shape: s.shape });
+    lo += s.count * s.inner;
+  }
+  return out;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+/** Calls fn for every index of `shape` in row-major order (once for a rank-0 shape). */
+function forEachIndex(shape: readonly number[], fn: (idx: readonly number[]) => void): void {
+  if (shape.some((d) => d === 0)) return;
+  const idx = shape.map(() => 0);
+  for (;;) {
+    fn(idx);
+    let d = shape.length - 1;
+    while (d >= 0 && ++idx[d]! === shape[d]!) idx[d--] = 0;
+    if (d < 0) return;
+  }
 }
 
 /** The largest box of `shape` that starts at flat index `lo`, stays below `hi`, and is a run along one dim. */
