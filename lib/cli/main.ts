@@ -2,12 +2,13 @@ import { isExportError } from '../errors.js';
 import type { Command } from './command.js';
 import { demo } from './commands/demo.js';
 import { build } from './commands/build.js';
+import { exportCmd } from './commands/export.js';
 import { inspect } from './commands/inspect.js';
 import { trtllm } from './commands/trtllm.js';
 import { verify } from './commands/verify.js';
 
 /** Registered subcommands; each lives in commands/<name>.ts. */
-const COMMANDS: Command[] = [demo, build, inspect, trtllm, verify];
+const COMMANDS: Command[] = [demo, build, exportCmd, inspect, trtllm, verify];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
