@@ -167,3 +167,18 @@ test('exportTrtllm refuses bad settings before creating anything', async () => {
     expect(readdirSync(tmp)).not.toContain(`bad-${Object.keys(bad)[0]}`);
   }
 });
+
+test('config corrections: llama3 rope scaling, LLaMA biases, interleaved RoPE, squared-ReLU MoE refused', () => {
+  const ckpt = open('llama');
+  const fields = (c: Partial<TransformerConfig>, modelType: 'llama' | 'mixtral' = 'llama') =>
+    new TRTLLMHelper({ ...helperOptionsFor({ ...ckpt, config: { ...ckpt.config, ...c } }, modelType) }).convertSingleDevice(ckpt.tensors, { dtype: 'bfloat16', tpSize: 1, ppSize: 1, useParallelEmbedding: false, embeddingShardingDim: 0 }).configs[0]!;
+  const plain = fields({});
+  expect(plain.fields).not.toHaveProperty('rotary_scaling');
+  expect(plain.fields).not.toHaveProperty('attn_bias');
+  const scaled = fields({ ropeScaling: { factor: 8 } });
+  expect(scaled.fields['rotary_scaling']).toBeDefined();
+  expect(scaled.toJson()).toContain('"rotary_scaling": {\n    "type": "llama3",\n    "factor": 8.0,\n    "low_freq_factor": 1.0,\n    "high_freq_factor": 4.0,\n    "original_max_position_embeddings": 8192\n  }');
+  expect(fields({ addQkvBias: true }).fields).toMatchObject({ attn_bias: true, mlp_bias: false });
+  expect(fields({ rotaryInterleaved: true }).fields['position_embedding_type']).toBe('rope_gptj');
+  expect(code(() => fields({ numMoeExperts: 4, gatedLinearUnit: false, activation: 'squared_relu' }, 'mixtral'))).toBe('E_UNSUPPORTED');
+});
