@@ -3,9 +3,9 @@
 // multi-GiB checkpoint costs a few KiB of disk. The CLI runs as a child with bench/inspect-big.hook.mjs
 // preloaded, which reports its read() byte count (rchar) and lifetime.
 //
-//   npm run build:ts && npx vite-node bench/inspect-big.run.ts
+//   npx vite-node bench/inspect-big.run.ts
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argsFields } from './generate/args.js';
@@ -134,10 +134,25 @@ export interface InspectRun {
   wallMs: number;
 }
 
-/** Runs the built CLI (`dist/`) with the I/O hook. */
-export function runInspect(...args: string[]): InspectRun {
+/**
+ * `npm run build:ts` into a private directory (`<dir>/dist` + a copy of `bin/`), so runs are not disturbed
+ * by other builds of the shared tree's dist/. Returns `<dir>/bin/mcore-export.js`.
+ */
+export function buildPrivateCli(dir: string): string {
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { encoding: 'utf8', timeout: 300_000 });
+  // type errors elsewhere in the tree do not stop tsc from emitting; a missing entry point does
+  if (!existsSync(join(dir, 'dist/cli/main.js'))) throw new Error(`CLI build failed: ${r.stdout}${r.stderr}`);
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  copyFileSync(join(ROOT, 'bin/mcore-export.js'), join(dir, 'bin/mcore-export.js'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return join(dir, 'bin/mcore-export.js');
+}
+
+/** Runs `<cli> inspect ...args` with the I/O hook. */
+export function runInspect(cli: string, ...args: string[]): InspectRun {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'bench/inspect-big.hook.mjs'), join(ROOT, 'bin/mcore-export.js'), 'inspect', ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, ['--import', join(ROOT, 'bench/inspect-big.hook.mjs'), cli, 'inspect', ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
   const wallMs = performance.now() - t0;
   const m = /@@io (\{.*\})/.exec(r.stderr);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.replace(/\n?@@io .*\n?/, ''), io: m ? JSON.parse(m[1]!) : {}, wallMs };
@@ -148,12 +163,13 @@ export function main(): void {
   const work = mkdtempSync(join(tmpdir(), 'inspect-big-'));
   try {
     const rows: string[] = ['| checkpoint | .distcp apparent size | disk used | chunks | bytes read of the checkpoint | inspect process lifetime |', '|---|---|---|---|---|---|'];
+    const cli = buildPrivateCli(join(work, 'cli'));
     // the same process reading no checkpoint: module loading etc., subtracted from every run
-    const base = runInspect('--help').io.rchar!;
+    const base = runInspect(cli, '--help').io.rchar!;
     const small = writeSparseTorchDist(join(work, 'tiny'), presetSpec('llama'));
     for (const [label, spec] of [['tiny llama (baseline)', presetSpec('llama')], ['2-layer llama, one 4.06 GiB embedding', bigVocabSpec()], ['Llama-3-8B shape', llama8bSpec()]] as const) {
       const ck = label.startsWith('tiny') ? small : writeSparseTorchDist(join(work, label.replace(/\W+/g, '-')), spec);
-      const run = runInspect(ck.root, '--json');
+      const run = runInspect(cli, ck.root, '--json');
       if (run.code !== 0) throw new Error(`inspect failed: ${run.stderr}`);
       const disk = Number(spawnSync('du', ['-k', ck.distcp], { encoding: 'utf8' }).stdout.split('\t')[0]) * 1024;
       rows.push(`| ${label} | ${(ck.fileBytes / 2 ** 30).toFixed(2)} GiB | ${(disk / 1024).toFixed(0)} KiB | ${ck.chunks} | ${((run.io.rchar! - base) / 1024).toFixed(0)} KiB | ${run.io.uptime_ms} ms |`);

@@ -2,20 +2,18 @@
 // (/proc/self/io rchar, reported by bench/inspect-big.hook.mjs) minus that of a run that opens no checkpoint
 // stays under 1 MiB, and the process finishes well under a second. The .distcp file is sparse (its tensor
 // bytes are holes), so the test costs ~100 KiB of disk.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bigVocabSpec, runInspect, type SparseCheckpoint, writeSparseTorchDist } from '../../bench/inspect-big.js';
+import { bigVocabSpec, buildPrivateCli, runInspect, type SparseCheckpoint, writeSparseTorchDist } from '../../bench/inspect-big.js';
 
-const ROOT = join(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'inspect-big-'));
 let ck: SparseCheckpoint;
+let cli: string;
 
 beforeAll(() => {
-  spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { timeout: 300_000 });
-  expect(existsSync(join(ROOT, 'dist/cli/commands/inspect.js'))).toBe(true);
+  cli = buildPrivateCli(join(work, 'cli'));
   ck = writeSparseTorchDist(join(work, 'ckpt'), bigVocabSpec());
 }, 300_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -23,9 +21,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('inspect on a ≥ 4 GiB torch_dist file', () => {
   test('reads < 1 MiB of it and finishes in well under a second', () => {
     expect(ck.fileBytes).toBeGreaterThan(4 * 2 ** 30);
-    const baseline = runInspect('--help');
+    const baseline = runInspect(cli, '--help');
     expect(baseline.code).toBe(0);
-    const run = runInspect(ck.root, '--json');
+    const run = runInspect(cli, ck.root, '--json');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const readOfCheckpoint = run.io.rchar! - baseline.io.rchar!;

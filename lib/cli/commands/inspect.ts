@@ -2,7 +2,7 @@
 import { relative } from 'node:path';
 import { fail } from '../../errors.js';
 import { explainModelType } from '../../megatron/model-type.js';
-import { isTorchDist, openTorchDist } from '../../megatron/torch-dist.js';
+import { openCheckpoint } from '../../megatron/open.js';
 import { type Checkpoint, type ModelType, MODEL_TYPES } from '../../megatron/types.js';
 import { itemsize } from '../../tensor/dtype.js';
 import { fmtShape, numel } from '../../tensor/shape.js';
@@ -36,11 +36,6 @@ function parseArgs(argv: string[]): InspectArgs {
   }
   if (path === undefined) fail('E_USAGE', 'missing checkpoint path');
   return modelType === undefined ? { path, json } : { path, json, modelType };
-}
-
-function open(path: string, modelType: ModelType | undefined): Checkpoint {
-  if (isTorchDist(path)) return openTorchDist(path, modelType === undefined ? {} : { modelType });
-  return fail('E_UNSUPPORTED', 'inspect reads torch_dist checkpoints (a metadata.json and .metadata in the iteration directory); other formats arrive with openCheckpoint', { file: path });
 }
 
 /** Where a logical tensor's bytes are: one piece per block, as file byte ranges (or memory / zeros). */
@@ -131,7 +126,7 @@ and the file byte ranges its bytes come from.
   --model-type T      use T instead of the guess`,
   async run(argv) {
     const a = parseArgs(argv);
-    const c = open(a.path, a.modelType);
+    const c = openCheckpoint(a.path, a.modelType === undefined ? {} : { modelType: a.modelType });
     try {
       const r = report(c);
       process.stdout.write(a.json ? JSON.stringify(r) + '\n' : human(r));
