@@ -6,7 +6,12 @@
  * Megatron names that differ from trtllm-build's: loraCkptList → loraDir, useLoraPlugin → loraPlugin
  * (Megatron also fixes the LoRA source to 'nemo'). Defaults are Megatron's (MEGATRON_BUILD_DEFAULTS).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { dirname, basename, join, resolve } from 'node:path';
 import { fail } from '../errors.js';
+import { nativeExecutor, type PlanExecutor } from '../export/executor.js';
+import { writeFileAtomic } from '../export/out-dir.js';
+import type { TrtllmPretrainedConfig, TrtllmRankWeights } from './helper.js';
 import { withMegatronDefaults, type EngineBuildOptions, type PluginDtype, type GemmPluginDtype } from './build-options.js';
 import { buildEngine, type BuildEngineControl, type EngineBuildResult } from './engine-build.js';
 
@@ -70,4 +75,50 @@ export function buildAndSaveEngine(
 ): Promise<EngineBuildResult> {
   const { extraOptions, ...rest } = control;
   return buildEngine(checkpointDir, engineDir, megatronBuildOptions(args, extraOptions), rest);
+}
+
+/** What TRTLLMHelper.buildAndSaveEngine takes besides Megatron's build arguments. */
+export interface HelperBuildInput {
+  engineDir: string;
+  /** a written TensorRT-LLM checkpoint directory (e.g. from exportTrtllm) ... */
+  checkpointDir?: string;
+  /** ... or Megatron's in-memory pair: every rank's weights and the configs, as getTrtllmPretrainedConfigAndModelWeights returns them */
+  trtllmModelWeights?: readonly TrtllmRankWeights[];
+  trtllmModelConfig?: TrtllmPretrainedConfig | readonly TrtllmPretrainedConfig[];
+  /** plan executor for writing in-memory weights (default: the native one) */
+  executor?: PlanExecutor;
+}
+
+/**
+ * Megatron's `build_and_save_engine` for TRTLLMHelper. trtllm-build reads files, so in-memory weights are first
+ * written to a temporary checkpoint directory next to the engine directory (removed afterwards).
+ */
+export async function helperBuildAndSaveEngine(input: HelperBuildInput & MegatronBuildArgs, control: BuildEngineControl = {}): Promise<EngineBuildResult> {
+  const { engineDir, checkpointDir, trtllmModelWeights, trtllmModelConfig, executor, ...args } = input;
+  if (!engineDir) fail('E_USAGE', 'buildAndSaveEngine needs engineDir');
+  if (checkpointDir !== undefined) {
+    if (trtllmModelWeights !== undefined) fail('E_USAGE', 'give either checkpointDir or trtllmModelWeights, not both');
+    return buildAndSaveEngine(checkpointDir, engineDir, args, control);
+  }
+  if (!trtllmModelWeights || trtllmModelWeights.length === 0 || !trtllmModelConfig) {
+    fail('E_USAGE', 'buildAndSaveEngine needs checkpointDir, or trtllmModelWeights with trtllmModelConfig');
+  }
+  const config = Array.isArray(trtllmModelConfig) ? (trtllmModelConfig as readonly TrtllmPretrainedConfig[])[0] : (trtllmModelConfig as TrtllmPretrainedConfig);
+  if (!config) fail('E_USAGE', 'trtllmModelConfig is empty');
+  const world = config.mapping.tpSize * config.mapping.ppSize;
+  const have = new Set(trtllmModelWeights.map((w) => w.rank));
+  const missing = Array.from({ length: world }, (_, r) => r).filter((r) => !have.has(r));
+  if (missing.length) {
+    fail('E_USAGE', `an engine needs every rank's weights; missing rank(s) ${missing.join(', ')} (on-device conversion gives one rank per process: write them with exportTrtllm and pass checkpointDir)`);
+  }
+  const out = resolve(engineDir);
+  const tmp = mkdtempSync(join(dirname(out), `.${basename(out)}.checkpoint-`));
+  try {
+    const execute = executor ?? (await nativeExecutor());
+    await execute({ files: trtllmModelWeights.map((w) => ({ path: join(tmp, `rank${w.rank}.safetensors`), tensors: w.tensors })) }, control.signal ? { signal: control.signal } : {});
+    writeFileAtomic(join(tmp, 'config.json'), config.toJson());
+    return await buildAndSaveEngine(tmp, out, args, control);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

@@ -12,6 +12,8 @@ import { allRanks, type RankMapping, rankMapping } from './mapping.js';
 import { type PyJson, pyJsonDump } from './pyjson.js';
 import { planRankTensors, sortLikeSafetensors, weightsForRank } from './rank-weights.js';
 import { checkTensorParallel, type ConvertedWeight, convertWeights, padVocabSize } from './rules.js';
+import { helperBuildAndSaveEngine, type HelperBuildInput, type MegatronBuildArgs } from './engine-megatron.js';
+import type { BuildEngineControl, EngineBuildResult } from './engine-build.js';
 
 /** Megatron's ExportConfig (camelCase): the inference layout to convert to. */
 export interface ExportConfig {
@@ -134,6 +136,15 @@ export class TRTLLMHelper {
       moeRenormMode: this.moeRenormMode,
       shareEmbeddingsAndOutputWeights: this.shareEmbeddingsAndOutputWeights,
     };
+  }
+
+  /**
+   * Megatron's `build_and_save_engine` (its argument names and defaults): runs trtllm-build (TensorRT-LLM 1.x) on
+   * `checkpointDir`, or on `trtllmModelWeights` + `trtllmModelConfig` written to a temporary directory first.
+   * Engine-build code lives in engine-megatron.ts / engine-build.ts.
+   */
+  buildAndSaveEngine(o: HelperBuildInput & MegatronBuildArgs, control?: BuildEngineControl): Promise<EngineBuildResult> {
+    return helperBuildAndSaveEngine(o, control);
   }
 
   /**

@@ -2,7 +2,7 @@
 // megatron/core/export/trtllm/trtllm_helper.py @d98e8a64 (max_input_len 1024, max_output_len 1024,
 // max_batch_size 4, paged_kv_cache True, tokens_per_block 128, paged_context_fmha False, ...).
 // The build itself runs the STAND-IN trtllm-build (TensorRT-LLM cannot be installed here).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,5 +77,39 @@ describe("Megatron's build_and_save_engine arguments", () => {
       expect(f.get('--max_batch_size')).toBe('2');
       expect(res.files.map((x) => x.name)).toEqual(['config.json', 'rank0.engine']);
     });
+  });
+});
+
+describe('TRTLLMHelper.buildAndSaveEngine', () => {
+  let work: string;
+  beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'helper-build-')); });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+  it('writes in-memory weights to a temporary checkpoint, builds, and removes the temporary', async () => {
+    const { openCheckpoint } = await import('../../lib/megatron/open.js');
+    const { TRTLLMHelper } = await import('../../lib/trtllm/helper.js');
+    const { helperOptionsFor } = await import('../../lib/trtllm/export.js');
+    const { tsExecutor } = await import('../hf/support/executor.js');
+    const ckpt = openCheckpoint(join(HERE, '../../../shared/fixtures/megatron/llama/torch/tp1pp1'));
+    try {
+      const helper = new TRTLLMHelper(helperOptionsFor(ckpt, ckpt.modelType));
+      const { weights, configs } = helper.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16', exportConfig: { inferenceTpSize: 2 } });
+      const seen = join(work, 'seen');
+      const record = join(work, 'argv.json');
+      const res = await helper.buildAndSaveEngine(
+        { engineDir: join(work, 'engine'), trtllmModelWeights: weights, trtllmModelConfig: configs, executor: tsExecutor, maxBatchSize: 2 },
+        { trtllmBuild: STAND_IN, env: { FAKE_TRTLLM_RECORD: record, FAKE_TRTLLM_COPY_CHECKPOINT: seen } },
+      );
+      expect(res.worldSize).toBe(2);
+      // what trtllm-build read = Megatron's own TP2 conversion of this checkpoint
+      const ref = join(HERE, '../../../shared/fixtures/reference/llama/tp2_pp1_bfloat16');
+      for (const n of ['rank0.safetensors', 'rank1.safetensors']) expect(Buffer.compare(readFileSync(join(seen, n)), readFileSync(join(ref, n))), n).toBe(0);
+      expect(flagMap(JSON.parse(readFileSync(record, 'utf8')).argv).get('--max_batch_size')).toBe('2');
+      expect(readdirSync(work).sort()).toEqual(['argv.json', 'engine', 'seen']); // temporary checkpoint removed
+      // one rank of an on-device conversion cannot make an engine
+      await expect(helper.buildAndSaveEngine({ engineDir: join(work, 'e2'), trtllmModelWeights: weights.slice(0, 1), trtllmModelConfig: configs })).rejects.toThrow(/E_USAGE.*missing rank\(s\) 1/);
+    } finally {
+      ckpt.close();
+    }
   });
 });

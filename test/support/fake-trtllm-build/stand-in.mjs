@@ -4,7 +4,8 @@
 //   FAKE_TRTLLM_RECORD   file to write {argv, cwd, pid} to (JSON) as soon as it starts
 //   FAKE_TRTLLM_MODE     ok (default) | fail | no-backend | missing-rank | no-config | hang | hang-ignore-term
 //   FAKE_TRTLLM_DELAY_MS pause between ranks (default 0)
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+//   FAKE_TRTLLM_COPY_CHECKPOINT  copy the checkpoint directory it was given there (what it would have read)
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const argv = process.argv.slice(2);
@@ -32,6 +33,7 @@ if (mode === 'hang' || mode === 'hang-ignore-term') {
 } else {
   const ckpt = arg('--checkpoint_dir');
   const out = arg('--output_dir');
+  if (process.env.FAKE_TRTLLM_COPY_CHECKPOINT) cpSync(ckpt, process.env.FAKE_TRTLLM_COPY_CHECKPOINT, { recursive: true });
   const config = JSON.parse(readFileSync(join(ckpt, 'config.json'), 'utf8'));
   const m = config.mapping ?? {};
   const world = m.world_size ?? (m.tp_size ?? 1) * (m.pp_size ?? 1);
