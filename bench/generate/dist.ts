@@ -4,7 +4,7 @@
 // one chunk per (layer, TP piece); local-spec norms are renamed to the fused `layer_norm_*` keys; each item
 // is its own torch.save (tensors) or torch.save([obj]) (ShardedObjects: _extra_state, rng_state,
 // common_state) written back to back, byte items first.
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { argsFields } from './args.js';
@@ -171,7 +171,13 @@ function metadataValue(dtype: string, keys: Map<string, KeyMeta>, storage: [PyOb
     state_dict_metadata: sdm,
     planner_data: null,
     storage_data: new Map<PyValue, PyValue>(storage),
-    storage_meta: py.newobj(py.global(M, 'StorageMeta'), [], { checkpoint_id: iterDir, save_id: randomUUID(), load_id: null, modules: [] }),
+    storage_meta: py.newobj(py.global(M, 'StorageMeta'), [], { checkpoint_id: iterDir, save_id: uuidFrom(iterDir), load_id: null, modules: [] }),
     version: '1.0.0',
   });
+}
+
+/** A UUID-shaped save id derived from the path, so that generating twice gives identical files. */
+function uuidFrom(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

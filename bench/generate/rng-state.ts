@@ -24,7 +24,7 @@ export function rngState(rank: number, seed: number): PyValue {
   const dv = new DataView(words.buffer);
   for (let i = 0; i < 623; i++) mt.push(dv.getUint32(i * 4, true));
   mt.push(624);
-  const u8 = (n: number, k: number) => tensorValue(bytesTensor('uint8', [n], pseudoBytes(n, s + k)));
+  const u8 = (n: number, k: number) => tensorValue(bytesTensor('uint8', [n], pseudoBytes(n, seedOf(`rng:${rank}:${k}`, seed))));
   const state = new Map<PyValue, PyValue>([
     ['random_rng_state', py.tuple(3, py.tuple(...mt), null)],
     ['torch_rng_state', u8(5056, 1)],

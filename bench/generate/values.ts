@@ -27,7 +27,7 @@ const rowSeed = (seed: number, row: number): number => fmix((seed ^ Math.imul(ro
 /** 16 random bits → bf16/fp16 bits of a small finite non-zero number. */
 function half(s: number, dtype: GenDType, kind: ValueKind): number {
   if (dtype === 'bfloat16') return (s & 0x8000) | ((kind === 'norm' ? 126 + ((s >>> 7) & 1) : 119 + ((s >>> 7) & 3)) << 7) | (s & 0x7f);
-  return (s & 0x8000) | ((kind === 'norm' ? 14 + ((s >>> 10) & 1) : 8 + ((s >>> 10) & 3)) << 10) | (s & 0x3ff);
+  return (s & 0x8000) | ((kind === 'norm' ? 14 + ((s >>> 10) & 1) : 7 + ((s >>> 10) & 3)) << 10) | (s & 0x3ff);
 }
 
 /**
