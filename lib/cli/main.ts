@@ -6,9 +6,10 @@ import { exportCmd } from './commands/export.js';
 import { inspect } from './commands/inspect.js';
 import { trtllm } from './commands/trtllm.js';
 import { verify } from './commands/verify.js';
+import { hf } from './commands/hf.js';
 
 /** Registered subcommands; each lives in commands/<name>.ts. */
-const COMMANDS: Command[] = [demo, build, exportCmd, inspect, trtllm, verify];
+const COMMANDS: Command[] = [demo, build, exportCmd, inspect, trtllm, verify, hf];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

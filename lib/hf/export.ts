@@ -1,8 +1,10 @@
 // exportHf: a Megatron checkpoint → a Hugging Face model directory (config.json, generation_config.json,
 // sharded safetensors + index, optional tokenizer), written all-or-nothing.
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail, isExportError } from '../errors.js';
+import { nativeExecutor, type PlanExecutor } from '../export/executor.js';
+import type { Progress } from '../export/progress.js';
 import type { Checkpoint, ModelType } from '../megatron/types.js';
 import { planTensor } from '../plan/from-tensor.js';
 import type { CopyPlan, PlanTensor } from '../plan/plan.js';
@@ -14,16 +16,8 @@ import { copyTokenizer, tokenizerFiles } from './tokenizer.js';
 import type { HfDType, HfModel } from './types.js';
 import { pyJsonDump, type PyJson } from '../trtllm/pyjson.js';
 
-export interface HfProgress {
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-}
-
-/** The executor's contract (lib/plan/execute.ts `executePlan`): writes every plan file atomically. */
-export type PlanExecutor = (
-  plan: CopyPlan,
-  opts: { threads?: number; onProgress?: (p: HfProgress) => void; signal?: AbortSignal; hash?: boolean },
-) => Promise<{ files: readonly { path: string; bytes: number; sha256?: string }[] }>;
+export type { PlanExecutor } from '../export/executor.js';
+export type HfProgress = Progress;
 
 export interface HfExportOptions {
   readonly outDir: string;
@@ -57,7 +51,7 @@ export interface HfExportResult {
   readonly tensors: number;
   /** tensor bytes (model.safetensors.index.json's total_size) */
   readonly bytes: number;
-  readonly files: readonly { path: string; bytes?: number; sha256?: string }[];
+  readonly files: readonly { path: string; bytes: number; sha256?: string | undefined }[];
   readonly seconds: number;
 }
 
@@ -81,19 +75,6 @@ function generationConfig(model: HfModel): Record<string, PyJson> {
     if (typeof v === 'number') out[k] = v;
   }
   return out;
-}
-
-async function defaultExecutor(): Promise<PlanExecutor> {
-  // resolved at run time so the HF rules stay usable (dry runs, tests) where the native executor is absent
-  const modulePath = '../plan/execute.js';
-  try {
-    const mod = (await import(modulePath)) as { executePlan?: PlanExecutor };
-    if (typeof mod.executePlan === 'function') return mod.executePlan;
-  } catch (e) {
-    if (isExportError(e)) throw e;
-    fail('E_NATIVE', `the plan executor could not be loaded: ${(e as Error).message}`, { cause: e });
-  }
-  return fail('E_NATIVE', 'the plan executor module has no executePlan');
 }
 
 function checkAborted(signal: AbortSignal | undefined, outDir: string): void {
@@ -142,7 +123,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
   });
   if (options.dryRun) return summary(shards.map((s) => ({ path: join(options.outDir, s.file), bytes: s.bytes })), options.outDir);
 
-  const execute = options.execute ?? (await defaultExecutor());
+  const execute = options.execute ?? (await nativeExecutor());
   const staging = stageDirectory(options.outDir, options.force ?? false);
   try {
     const plan: CopyPlan = { files: shards.map((s) => ({ path: join(staging.dir, s.file), tensors: s.tensors, metadata: { format: 'pt' } })) };
@@ -162,8 +143,8 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
     return summary(
       [
         ...written.files.map((f) => ({ ...f, path: rel(f.path) })),
-        ...['config.json', 'generation_config.json', INDEX_NAME].map((n) => ({ path: join(options.outDir, n) })),
-        ...copied.map((p) => ({ path: rel(p) })),
+        ...['config.json', 'generation_config.json', INDEX_NAME].map((n) => join(options.outDir, n)).map((path) => ({ path, bytes: statSync(path).size })),
+        ...copied.map((p) => rel(p)).map((path) => ({ path, bytes: statSync(path).size })),
       ],
       options.outDir,
     );

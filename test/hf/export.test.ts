@@ -80,6 +80,11 @@ describe('llama → sharded bfloat16 directory', () => {
     expect(Object.keys(c).slice(0, 2)).toEqual(['architectures', 'model_type']);
     expect(c).toMatchObject({ architectures: ['LlamaForCausalLM'], model_type: 'llama', torch_dtype: 'bfloat16', vocab_size: 300, hidden_size: 64, num_hidden_layers: 4, num_key_value_heads: 2, head_dim: 8, rope_theta: 10000, rms_norm_eps: 1e-5, max_position_embeddings: 64 });
     expect(json(join(out, 'generation_config.json'))).toEqual({ _from_model_config: true });
+    // transformers' strict config classes refuse an int where a float is declared: floats are written as Python writes them
+    const text = readFileSync(join(out, 'config.json'), 'utf8');
+    expect(text).toContain('"attention_dropout": 0.0');
+    expect(text).toContain('"rope_theta": 10000.0');
+    expect(text).toContain('"rms_norm_eps": 1e-05');
   });
 });
 

@@ -1,15 +1,15 @@
-// Every fixture model exported to Hugging Face format (float32 and bfloat16), loaded by transformers'
-// AutoModelForCausalLM on CPU in a Python child process, run on the fixture's input ids: its logits must match
-// Megatron's own forward pass (fixtures/logits) over the real-vocabulary columns.
-import { execFileSync, spawnSync } from 'node:child_process';
+// Every fixture model exported to Hugging Face format (float32 and bfloat16) by the real CLI
+// (`node bin/mcore-export.js hf`, so openCheckpoint + the native executor), loaded by transformers'
+// AutoModelForCausalLM on CPU in a Python child process and run on the fixture's input ids: its logits must
+// match Megatron's own forward pass (fixtures/logits) over the real-vocabulary columns. Besides tp1pp1, other
+// training layouts (TP/PP/EP shards, torch_dist) of the same weights must give the same result.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { exportHf } from '../../lib/hf/export.js';
-import type { Checkpoint } from '../../lib/megatron/types.js';
-import { testExecutor } from '../hf/support/executor.js';
-import { FIXTURE_MODELS, FIXTURES, type FixtureModel, tp1Checkpoint } from '../hf/support/tp1-fixture.js';
+import { FIXTURE_MODELS, FIXTURES, type FixtureModel } from '../hf/support/tp1-fixture.js';
 
 const DTYPES = ['float32', 'bfloat16'] as const;
 const TOLERANCE = { float32: 1e-4, bfloat16: 2e-2 } as const;
@@ -31,65 +31,82 @@ interface Result {
 }
 
 /** A Python with torch + safetensors + transformers: $MCORE_INTEROP_PYTHON, else the private venv (created on demand). */
-function findPython(): { python?: string; reason?: string } {
-  const probe = (py: string) => spawnSync(py, ['-c', 'import torch, safetensors, transformers'], { encoding: 'utf8' }).status === 0;
+// async children only: a blocked event loop starves vitest's worker RPC during the minute this takes
+const run = promisify(execFile);
+
+async function findPython(): Promise<{ python?: string; reason?: string }> {
   const given = process.env['MCORE_INTEROP_PYTHON'];
-  if (given) return probe(given) ? { python: given } : { reason: `MCORE_INTEROP_PYTHON=${given} cannot import torch, safetensors and transformers` };
-  const r = spawnSync('bash', [join(ROOT, 'scripts/interop-venv.sh'), join(ROOT, 'node_modules/.cache/mcore-interop-venv')], { cwd: ROOT, encoding: 'utf8', timeout: 1_500_000 });
-  if (r.status !== 0) return { reason: `no Python interop venv (scripts/interop-venv.sh exit ${r.status}): ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}` };
-  return { python: r.stdout.trim().split('\n').pop()! };
-}
-
-/** The checkpoint as the product opens it when openCheckpoint exists, else the TP1 fixture read directly. */
-async function open(model: FixtureModel): Promise<{ ckpt: Checkpoint; via: string }> {
-  const modulePath = '../../lib/megatron/open.js';
-  try {
-    const mod = (await import(modulePath)) as { openCheckpoint?: (p: string) => Checkpoint | Promise<Checkpoint> };
-    if (mod.openCheckpoint) return { ckpt: await mod.openCheckpoint(join(FIXTURES, 'megatron', model, 'torch/tp1pp1')), via: 'openCheckpoint' };
-  } catch {
-    // not built yet: fall through
+  if (given) {
+    const ok = await run(given, ['-c', 'import torch, safetensors, transformers']).then(() => true, () => false);
+    return ok ? { python: given } : { reason: `MCORE_INTEROP_PYTHON=${given} cannot import torch, safetensors and transformers` };
   }
-  return { ckpt: tp1Checkpoint(model), via: 'tp1 fixture reader' };
+  try {
+    const r = await run('bash', [join(ROOT, 'scripts/interop-venv.sh'), join(ROOT, 'node_modules/.cache/mcore-interop-venv')], { cwd: ROOT, timeout: 1_500_000, maxBuffer: 1 << 24 });
+    return { python: r.stdout.trim().split('\n').pop()! };
+  } catch (e) {
+    const err = e as { code?: unknown; stderr?: string; message: string };
+    return { reason: `no Python interop venv (scripts/interop-venv.sh exit ${String(err.code)}): ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' | ')}` };
+  }
 }
 
-const cases = FIXTURE_MODELS.flatMap((model) => DTYPES.map((dtype) => ({ model, dtype })));
+const CLI = join(ROOT, 'bin/mcore-export.js');
+
+/** Runs `mcore-export hf` as a user would; returns its --json result. */
+async function exportWithCli(src: string, out: string, dtype: string): Promise<{ architecture: string; dtype: string; tensors: number }> {
+  const r = await run(process.execPath, [CLI, 'hf', src, '--out', out, '--dtype', dtype, '--json']);
+  return JSON.parse(r.stdout) as { architecture: string; dtype: string; tensors: number };
+}
+
+/** tp1pp1 in both dtypes (the required matrix), then other layouts of the same weights. */
+const OTHER_LAYOUTS: Record<FixtureModel, [string, string]> = {
+  gpt2: ['torch/tp2pp1', 'torch_dist/tp1pp2'],
+  gptnext: ['torch/tp1pp2', 'torch_dist/tp2pp1'],
+  llama: ['torch/tp2pp1', 'torch_dist/tp1pp2'],
+  mixtral: ['torch/ep2', 'torch_dist/ep2'],
+};
+const cases = FIXTURE_MODELS.flatMap((model) => [
+  ...DTYPES.map((dtype) => ({ model, dtype, layout: 'torch/tp1pp1' })),
+  ...OTHER_LAYOUTS[model].map((layout, i) => ({ model, dtype: DTYPES[i]!, layout })),
+]);
+const caseDir = (c: (typeof cases)[number]) => join(tmp, `${c.model}-${c.layout.replace('/', '-')}-${c.dtype}`);
 const results = new Map<string, Result>();
 let skipReason: string | undefined;
 let tmp: string;
 
 beforeAll(async () => {
-  const py = findPython();
+  const py = await findPython();
   if (!py.python) {
     skipReason = py.reason;
     console.warn(`SKIPPING HF interop: ${skipReason}`);
     return;
   }
+  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
+    skipReason = 'dist/ is not built (npm run test:interop builds it; or run npm run build:ts)';
+    console.warn(`SKIPPING HF interop: ${skipReason}`);
+    return;
+  }
   tmp = mkdtempSync(join(tmpdir(), 'hf-interop-'));
-  const { execute, which } = await testExecutor();
   const list: { dir: string; logits: string; dtype: string }[] = [];
-  const vias = new Set<string>();
   for (const c of cases) {
-    const { ckpt, via } = await open(c.model);
-    vias.add(via);
-    const dir = join(tmp, `${c.model}-${c.dtype}`);
-    await exportHf(ckpt, { outDir: dir, dtype: c.dtype, execute });
-    ckpt.close();
+    const dir = caseDir(c);
+    const r = await exportWithCli(join(FIXTURES, 'megatron', c.model, c.layout), dir, c.dtype);
+    if (r.dtype !== c.dtype) throw new Error(`CLI wrote ${r.dtype}, asked ${c.dtype}`);
     list.push({ dir, logits: join(FIXTURES, 'logits', `${c.model}.safetensors`), dtype: c.dtype });
   }
   const casesFile = join(tmp, 'cases.json');
   writeFileSync(casesFile, JSON.stringify(list));
-  const out = execFileSync(py.python, [join(ROOT, 'test/interop/hf_logits.py'), casesFile], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, TRANSFORMERS_OFFLINE: '1', HF_HUB_OFFLINE: '1', TORCHDYNAMO_DISABLE: '1' } });
+  const { stdout: out } = await run(py.python, [join(ROOT, 'test/interop/hf_logits.py'), casesFile], { maxBuffer: 1 << 26, env: { ...process.env, TRANSFORMERS_OFFLINE: '1', HF_HUB_OFFLINE: '1', TORCHDYNAMO_DISABLE: '1' } });
   for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
     const r = JSON.parse(line) as Result;
     results.set(r.dir, r);
   }
   const rows = cases.map((c) => {
-    const r = results.get(join(tmp, `${c.model}-${c.dtype}`));
-    return `| ${c.model} | ${r?.class} | ${c.dtype} | cpu (${r?.model_dtype}) | ${r?.vocab}/${r?.padded_vocab} | ${r?.rel_err.toExponential(2)} | ≤ ${TOLERANCE[c.dtype]} |`;
+    const r = results.get(caseDir(c));
+    return `| ${c.model} | ${c.layout} | ${r?.class} | ${c.dtype} | cpu (${r?.model_dtype}) | ${r?.vocab}/${r?.padded_vocab} | ${r?.rel_err.toExponential(2)} | ≤ ${TOLERANCE[c.dtype]} |`;
   });
   console.log(
-    [`HF interop: checkpoints via ${[...vias].join(', ')}; executor: ${which}; torch ${[...results.values()][0]?.torch}, transformers ${[...results.values()][0]?.transformers}`,
-      '| model | class | export dtype | device (compute dtype) | vocab/padded | max|Δ|/max|ref| | bound |', '|---|---|---|---|---|---|---|', ...rows].join('\n'),
+    [`HF interop (mcore-export hf CLI → transformers, torch ${[...results.values()][0]?.torch}, transformers ${[...results.values()][0]?.transformers})`,
+      '| model | source layout | class | export dtype | device (compute dtype) | vocab/padded | max\\|Δ\\|/max\\|ref\\| | bound |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n'),
   );
 });
 
@@ -98,9 +115,10 @@ afterAll(() => {
 });
 
 describe('transformers runs the exported checkpoints to Megatron logits', () => {
-  test.for(cases)('$model $dtype', ({ model, dtype }, ctx) => {
+  test.for(cases)('$model $layout $dtype', (c, ctx) => {
     if (skipReason) ctx.skip();
-    const r = results.get(join(tmp, `${model}-${dtype}`));
+    const { dtype } = c;
+    const r = results.get(caseDir(c));
     expect(r, 'python produced no result').toBeDefined();
     expect(r!.missing, 'weights transformers expected but did not find').toEqual([]);
     expect(r!.unexpected, 'weights transformers did not expect').toEqual([]);
