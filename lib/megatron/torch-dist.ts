@@ -35,12 +35,6 @@ export function torchDistIterationDir(dir: string): { iterDir: string; trackerIt
   return { iterDir: join(dir, `iter_${String(n).padStart(7, '0')}`), trackerIteration: n };
 }
 
-/** True when `dir` (or the iteration it points to) is a torch_dist checkpoint. */
-export function isTorchDist(dir: string): boolean {
-  const { iterDir } = torchDistIterationDir(dir);
-  return existsSync(join(iterDir, 'metadata.json')) && existsSync(join(iterDir, '.metadata'));
-}
-
 function checkBackend(iterDir: string): void {
   const file = join(iterDir, 'metadata.json');
   if (!existsSync(file)) {
