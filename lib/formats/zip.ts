@@ -175,9 +175,14 @@ class ZipReader {
   private endOfDirectory(): { entryCount: number; cdSize: number; cdOffset: number } {
     const len = this.region.length;
     if (len < EOCD_SIZE) this.bad(`${len} bytes is too short for a zip archive`);
-    // torch writes no archive comment, so the record is normally the last 22 bytes; scan back otherwise
-    const tailLen = Math.min(len, EOCD_SIZE + MAX_COMMENT);
-    const tail = this.readRel(len - tailLen, tailLen, 'archive tail');
+    // torch writes no archive comment, so the record is normally the last 22 bytes: read just those first (a
+    // torch_dist checkpoint is thousands of small archives) and scan back over a possible comment otherwise
+    let tailLen = EOCD_SIZE;
+    let tail = this.readRel(len - tailLen, tailLen, 'archive tail');
+    if (!(tail.getUint32(0, true) === EOCD_SIG && tail.getUint16(20, true) === 0)) {
+      tailLen = Math.min(len, EOCD_SIZE + MAX_COMMENT);
+      tail = this.readRel(len - tailLen, tailLen, 'archive tail');
+    }
     let at = -1;
     for (let i = tailLen - EOCD_SIZE; i >= 0; i--) {
       if (tail.getUint32(i, true) === EOCD_SIG && i + EOCD_SIZE + tail.getUint16(i + 20, true) === tailLen) {
