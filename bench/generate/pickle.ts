@@ -2,7 +2,6 @@
 // the opcodes CPython's pickler emits (protocol 2 as torch.save writes data.pkl, protocol 4 as
 // pickle.dump writes DCP's .metadata), including its memo habits (every container, string and global is
 // memoised; an object met twice is a BINGET), so readers are exercised on what real files contain.
-import { fail } from '../../lib/errors.js';
 
 /** A Python value. JS numbers that are integers become int, others float; use `py.float` for 3.0. */
 export type PyValue =
@@ -77,11 +76,6 @@ class Bytes {
     this.room(4);
     this.buf.writeInt32LE(v, this.len);
     this.len += 4;
-  }
-  u64(v: number): void {
-    this.room(8);
-    this.buf.writeBigUInt64LE(BigInt(v), this.len);
-    this.len += 8;
   }
   f64be(v: number): void {
     this.room(8);
@@ -343,10 +337,4 @@ class Pickler {
       }
     }
   }
-}
-
-/** Checks a value is a safe JS integer usable as a size or offset. */
-export function checkedInt(n: number, what: string): number {
-  if (!Number.isSafeInteger(n) || n < 0) fail('E_USAGE', `${what} must be a non-negative integer, got ${n}`);
-  return n;
 }

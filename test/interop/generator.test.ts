@@ -2,15 +2,19 @@
 // argparse.Namespace + signal.Signals allow-listed) of every legacy model_optim_rng.pt, and
 // torch.distributed.checkpoint.load of every torch_dist directory into pre-allocated global tensors. Every
 // tensor torch sees must have the dtype, shape and sha256 the generator's sidecar records, be finite and
-// non-zero. Also: a > 4 GiB torch.save file (zip64) loads with torch.load(mmap=True).
+// non-zero. Also: a > 4 GiB torch.save file (zip64) loads with torch.load(mmap=True); and our reader
+// (openCheckpoint) and PyTorch (torch.load + Megatron's TP merge rules, or DCP load) see the same global tensors.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateCheckpoint } from '../../bench/generate/generate.js';
 import { presetSpec, type Family, type ModelSpec } from '../../bench/generate/model.js';
+import { openCheckpoint } from '../../lib/megatron/open.js';
 import { BIG, writeBigZip } from '../generate/big-zip.js';
+import { materialize } from '../support/materialize.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHECK = join(ROOT, 'test/interop/generator_check.py');
@@ -91,5 +95,30 @@ print(json.dumps({'sizes': sizes, 'big_shape': list(big.shape), 'big_dtype': str
     expect(out.big_dtype).toBe('torch.uint8');
     expect(out.big_ends).toEqual([0, 0]);
     expect(out.after).toEqual(afterValues);
+  });
+});
+
+describe.skipIf(!python)('our reader and PyTorch agree on every global tensor', () => {
+  const READER_CASES: [Family, 'torch' | 'torch_dist', number, number][] = [
+    ['llama', 'torch', 2, 2],
+    ['llama', 'torch_dist', 2, 2],
+    ['gpt', 'torch', 2, 2],
+    ['gpt', 'torch_dist', 2, 1],
+  ];
+  it.each(READER_CASES)('%s %s tp%i pp%i', (family, format, tp, pp) => {
+    const root = join(work, `agree-${family}-${format}-${tp}-${pp}`);
+    generateCheckpoint({ root, spec: presetSpec(family, { numLayers: 4 }), tp, pp, format, digests: false });
+    const r = spawnSync(python!, [join(ROOT, 'test/interop/generator_globals.py'), root], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
+    expect(r.status, r.stderr).toBe(0);
+    const torchSees = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, { dtype: string; shape: number[]; sha256: string }>;
+    const ck = openCheckpoint(root);
+    try {
+      const ours: Record<string, { dtype: string; shape: number[]; sha256: string }> = {};
+      for (const [name, t] of ck.tensors) ours[name] = { dtype: t.dtype, shape: [...t.shape], sha256: createHash('sha256').update(materialize(t)).digest('hex') };
+      expect(Object.keys(ours).length).toBeGreaterThan(20);
+      expect(ours).toEqual(torchSees);
+    } finally {
+      ck.close();
+    }
   });
 });
