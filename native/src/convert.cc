@@ -6,28 +6,9 @@ namespace mcore {
 
 float kF16Table[65536];
 
-float f16ToFloatSlow(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1Fu;
-  uint32_t mant = h & 0x3FFu;
-  if (exp == 0x1F) return bitsFloat(sign | 0x7F800000u | (mant ? 0x400000u : 0u) | (mant << 13));
-  if (exp != 0) return bitsFloat(sign | ((exp + 127 - 15) << 23) | (mant << 13));
-  // zero or subnormal: mant × 2^-24, exact in f32
-  float v = static_cast<float>(mant) * bitsFloat(0x33800000u);  // 2^-24
-  return bitsFloat(sign | floatBits(v));
-}
-
-float f8e4m3fnToFloat(uint8_t b) {
-  uint32_t sign = static_cast<uint32_t>(b & 0x80u) << 24;
-  uint32_t exp = (b >> 3) & 0xFu;
-  uint32_t mant = b & 0x7u;
-  if (exp == 0xF && mant == 0x7) return bitsFloat(sign | 0x7FC00000u | (mant << 20));
-  if (exp != 0) return bitsFloat(sign | ((exp + 127 - 7) << 23) | (mant << 20));
-  float v = static_cast<float>(mant) * bitsFloat(0x3B000000u);  // 2^-9
-  return bitsFloat(sign | floatBits(v));
-}
-
-float f8e5m2ToFloat(uint8_t b) { return f16ToFloatSlow(static_cast<uint16_t>(b) << 8); }
+float f16ToFloatSlow(uint16_t h) { return f16ToFloatBits(h); }
+float f8e4m3fnToFloat(uint8_t b) { return f8e4m3fnToFloatBits(b); }
+float f8e5m2ToFloat(uint8_t b) { return f8e5m2ToFloatBits(b); }
 
 void initConvertTables() {
   static bool done = false;  // called from module init on the JS thread, before any worker exists
@@ -38,49 +19,7 @@ void initConvertTables() {
 
 namespace {
 
-template <DType D> struct Storage;
-template <> struct Storage<DType::F32> { using T = uint32_t; };
-template <> struct Storage<DType::F16> { using T = uint16_t; };
-template <> struct Storage<DType::BF16> { using T = uint16_t; };
-template <> struct Storage<DType::F8E4M3FN> { using T = uint8_t; };
-template <> struct Storage<DType::F8E5M2> { using T = uint8_t; };
-
-template <DType S>
-inline float decode(typename Storage<S>::T v) {
-  if constexpr (S == DType::F32) return bitsFloat(v);
-  else if constexpr (S == DType::BF16) return bf16ToFloat(v);
-  else if constexpr (S == DType::F16) return f16ToFloat(v);
-  else if constexpr (S == DType::F8E4M3FN) return f8e4m3fnToFloat(v);
-  else return f8e5m2ToFloat(v);
-}
-
-// `From` is the dtype whose value is being rounded: it picks torch's bf16 NaN pattern.
-template <DType D, DType From>
-inline typename Storage<D>::T encode(float f) {
-  if constexpr (D == DType::F32) return floatBits(f);
-  // (From == BF16 only re-encodes a value already rounded to bf16, whose NaN is 0xFFFF: keep it)
-  else if constexpr (D == DType::BF16) return floatToBf16<(From == DType::F32 || From == DType::BF16 ? 0xFFFF : 0x7FC0)>(f);
-  else if constexpr (D == DType::F16) return floatToF16(f);
-  else if constexpr (D == DType::F8E4M3FN) return floatToF8e4m3fn(f);
-  else return floatToF8e5m2(f);
-}
-
-template <DType S, DType D, bool Aff>
-inline typename Storage<D>::T convertValue(typename Storage<S>::T v, const Affine& a) {
-  if constexpr (!Aff) {
-    return encode<D, S>(decode<S>(v));
-  } else {
-    float x = decode<S>(v);
-    if (a.hasAdd) {
-      // torch computes `t + c` in f32 and rounds back to t's dtype; for that rounding the value is an f32 result
-      x = x + a.add;
-      if constexpr (S != DType::F32) x = decode<S>(encode<S, DType::F32>(x));
-    }
-    float y = a.hasMul ? x * a.mul : x;
-    // after `* mul` the value is an f32 result; after `+ add` alone it is a value of S (already rounded)
-    return a.hasMul ? encode<D, DType::F32>(y) : encode<D, S>(y);
-  }
-}
+// Storage, decodeAs, encodeAs and convertValue: cast_core.h (the same code runs in the CUDA kernels)
 
 template <DType S, DType D, bool Aff>
 void convertRun(const uint8_t* src, int64_t ss, uint8_t* dst, int64_t ds, int64_t n, const Affine& a) {
@@ -101,6 +40,31 @@ void convertRun(const uint8_t* src, int64_t ss, uint8_t* dst, int64_t ds, int64_
     DT r = convertValue<S, D, Aff>(v, a);
     std::memcpy(dst + i * ds, &r, sizeof(DT));
   }
+}
+
+template <DType S, DType D, bool Aff>
+void convertTile(const uint8_t* src, int64_t sr, int64_t sc, uint8_t* dst, int64_t dr, int64_t rows, int64_t cols, const Affine& a) {
+  using ST = typename Storage<S>::T;
+  using DT = typename Storage<D>::T;
+  // row by row: each output row is written sequentially; the tile's source lines stay in cache across rows
+  for (int64_t i = 0; i < rows; i++) {
+    const uint8_t* s = src + i * sr;
+    DT out[kTileEdge];
+    for (int64_t j = 0; j < cols; j++) {
+      ST v;
+      std::memcpy(&v, s + j * sc, sizeof(ST));
+      out[j] = convertValue<S, D, Aff>(v, a);
+    }
+    std::memcpy(dst + i * dr, out, static_cast<size_t>(cols) * sizeof(DT));
+  }
+}
+
+template <int Size>
+void copyTile(const uint8_t* src, int64_t sr, int64_t sc, uint8_t* dst, int64_t dr, int64_t rows, int64_t cols, const Affine&) {
+  uint8_t tile[kTileEdge][kTileEdge * Size];
+  for (int64_t j = 0; j < cols; j++)
+    for (int64_t i = 0; i < rows; i++) std::memcpy(&tile[i][j * Size], src + i * sr + j * sc, Size);
+  for (int64_t i = 0; i < rows; i++) std::memcpy(dst + i * dr, tile[i], static_cast<size_t>(cols) * Size);
 }
 
 template <int Size>
@@ -142,7 +106,45 @@ RunFn pickSrc(DType s, DType d) {
   }
 }
 
+template <DType S, bool Aff>
+TileFn pickTileDst(DType d) {
+  switch (d) {
+    case DType::F32: return &convertTile<S, DType::F32, Aff>;
+    case DType::F16: return &convertTile<S, DType::F16, Aff>;
+    case DType::BF16: return &convertTile<S, DType::BF16, Aff>;
+    case DType::F8E4M3FN: return &convertTile<S, DType::F8E4M3FN, Aff>;
+    case DType::F8E5M2: return &convertTile<S, DType::F8E5M2, Aff>;
+    default: return nullptr;
+  }
+}
+
+template <bool Aff>
+TileFn pickTileSrc(DType s, DType d) {
+  switch (s) {
+    case DType::F32: return pickTileDst<DType::F32, Aff>(d);
+    case DType::F16: return pickTileDst<DType::F16, Aff>(d);
+    case DType::BF16: return pickTileDst<DType::BF16, Aff>(d);
+    case DType::F8E4M3FN: return pickTileDst<DType::F8E4M3FN, Aff>(d);
+    case DType::F8E5M2: return pickTileDst<DType::F8E5M2, Aff>(d);
+    default: return nullptr;
+  }
+}
+
 }  // namespace
+
+TileFn selectTile(DType src, DType dst, bool affine) {
+  if (src == dst && !affine) {
+    switch (itemsize(src)) {
+      case 1: return &copyTile<1>;
+      case 2: return &copyTile<2>;
+      case 4: return &copyTile<4>;
+      case 8: return &copyTile<8>;
+    }
+    return nullptr;
+  }
+  if (static_cast<int>(src) >= kFloatCount || static_cast<int>(dst) >= kFloatCount) return nullptr;
+  return affine ? pickTileSrc<true>(src, dst) : pickTileSrc<false>(src, dst);
+}
 
 RunFn selectRun(DType src, DType dst, bool affine) {
   if (src == dst && !affine) {

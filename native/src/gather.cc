@@ -8,7 +8,7 @@ namespace mcore {
 namespace {
 // Tile edge for transposed copies: 32×32 elements keep both the source lines and the output rows of a tile
 // in L1 while the strided side is walked.
-constexpr int64_t kTile = 32;
+constexpr int64_t kTile = kTileEdge;
 }  // namespace
 
 int64_t outputPosition(const Piece& pc, int64_t k) {
@@ -65,7 +65,11 @@ void gatherRange(const Piece& pc, int64_t lo, int64_t hi, uint8_t* window, int64
         int64_t ni = std::min(kTile, rows - i0);
         for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
           int64_t nj = std::min(kTile, cols - j0);
-          for (int64_t i = i0; i < i0 + ni; i++) pc.run(src + i * ssR + j0 * ssC, ssC, dst + i * dsR + j0 * dsC, dsC, nj, pc.affine);
+          if (dsC == pc.dstSize) {
+            pc.tile(src + i0 * ssR + j0 * ssC, ssR, ssC, dst + i0 * dsR + j0 * dsC, dsR, ni, nj, pc.affine);
+          } else {
+            for (int64_t i = i0; i < i0 + ni; i++) pc.run(src + i * ssR + j0 * ssC, ssC, dst + i * dsR + j0 * dsC, dsC, nj, pc.affine);
+          }
         }
       }
       count = rows * cols;

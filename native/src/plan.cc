@@ -195,6 +195,7 @@ void validatePiece(Plan& plan, Piece& pc) {
     bad("E_UNSUPPORTED", std::string("no conversion from ") + dtypeName(pc.srcDtype) + " to " + dtypeName(t.dtype) +
                              (pc.affine.any() ? " with arithmetic" : ""), plan, &pc);
   }
+  pc.tile = selectTile(pc.srcDtype, t.dtype, pc.affine.any());
   pc.srcSize = itemsize(pc.srcDtype);
   pc.dstSize = itemsize(t.dtype);
 

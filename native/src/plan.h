@@ -68,6 +68,7 @@ struct Piece {
   const uint8_t* srcBase = nullptr;  // address of source element 0 (srcOffset is folded in)
   int srcSize = 0, dstSize = 0;
   RunFn run = nullptr;
+  TileFn tile = nullptr;
 };
 
 struct Plan {
