@@ -60,7 +60,12 @@ function openIterationDir(dir: string, iteration: number | null, opts: OpenCheck
 
 /** The iteration directory named by the tracker file: `iter_%07d` for a number, `release` for the word. */
 function trackedIteration(root: string, tracker: string): { dir: string; iteration: number | null } {
-  const text = readFileSync(tracker, 'utf8').trim();
+  let text: string;
+  try {
+    text = readFileSync(tracker, 'utf8').trim();
+  } catch (e) {
+    return fail('E_IO', `cannot read the tracker file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: tracker, cause: e });
+  }
   if (text === 'release') return { dir: join(root, 'release'), iteration: null };
   if (!/^\d{1,15}$/.test(text)) fail('E_FORMAT', `tracker holds '${text.slice(0, 40)}', expected an iteration number or 'release'`, { file: tracker });
   const n = Number(text);

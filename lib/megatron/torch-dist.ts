@@ -28,7 +28,12 @@ const COMMON_STATE_KEY = 'common_state/shard_0_1';
 export function torchDistIterationDir(dir: string): { iterDir: string; trackerIteration: number | null } {
   const tracker = join(dir, 'latest_checkpointed_iteration.txt');
   if (existsSync(join(dir, '.metadata')) || !existsSync(tracker)) return { iterDir: dir, trackerIteration: null };
-  const text = readFileSync(tracker, 'utf8').trim();
+  let text: string;
+  try {
+    text = readFileSync(tracker, 'utf8').trim();
+  } catch (e) {
+    return fail('E_IO', `cannot read the tracker file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: tracker, cause: e });
+  }
   if (text === 'release') return { iterDir: join(dir, 'release'), trackerIteration: null };
   if (!/^\d+$/.test(text)) fail('E_FORMAT', `tracker holds '${text.slice(0, 40)}', expected an iteration number or 'release'`, { file: tracker });
   const n = Number(text);
@@ -123,8 +128,9 @@ export function openTorchDist(dir: string, opts: OpenTorchDistOptions = {}): Che
   checkBackend(iterDir);
   const metaFile = join(iterDir, '.metadata');
   if (!existsSync(metaFile)) fail('E_NOT_FOUND', 'torch_dist checkpoint has no .metadata', { file: iterDir });
-  const metaSize = statSync(metaFile).size;
-  if (metaSize > MAX_METADATA_BYTES) fail('E_UNSUPPORTED', `.metadata is ${metaSize} bytes, more than ${MAX_METADATA_BYTES}`, { file: metaFile });
+  const metaStat = statSync(metaFile);
+  if (!metaStat.isFile()) fail('E_FORMAT', '.metadata is not a regular file', { file: metaFile });
+  if (metaStat.size > MAX_METADATA_BYTES) fail('E_UNSUPPORTED', `.metadata is ${metaStat.size} bytes, more than ${MAX_METADATA_BYTES}`, { file: metaFile });
   const meta = parseDcpMetadata(readFileSync(metaFile), metaFile);
 
   const common = readCommonState(iterDir, meta.entries, metaFile);
