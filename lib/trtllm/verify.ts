@@ -49,10 +49,11 @@ export function verifyTrtllmDir(dir: string): VerifyResult {
     add(existsSync(cfgPath) ? 'E_FORMAT' : 'E_NOT_FOUND', `config.json: ${(e as Error).message}`, cfgPath);
     return { ok: false, dir, ranks: 0, tensors: 0, problems };
   }
-  const int = (k: string, lo = 1): number => {
-    const v = cfg[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo) {
-      add('E_CONFIG', `config field ${k} must be an integer ≥ ${lo}, found ${JSON.stringify(v)}`, cfgPath);
+  // upper bounds keep hostile configs from sizing arrays (layers, ranks) beyond memory
+  const int = (k: string, lo = 1, hi = 2 ** 31 - 1, from: Cfg = cfg, label = k): number => {
+    const v = from[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+      add('E_CONFIG', `config field ${label} must be an integer in [${lo}, ${hi}], found ${JSON.stringify(v)}`, cfgPath);
       return NaN;
     }
     return v;
@@ -61,18 +62,20 @@ export function verifyTrtllmDir(dir: string): VerifyResult {
   if (!ARCHS.includes(arch)) add('E_UNSUPPORTED', `architecture '${arch}' is not one this tool checks (${ARCHS.join(', ')})`, cfgPath);
   const dtype = String(cfg['dtype']);
   if (!['float32', 'float16', 'bfloat16'].includes(dtype)) add('E_CONFIG', `dtype '${dtype}' is not float32, float16 or bfloat16`, cfgPath);
-  const L = int('num_hidden_layers');
+  const L = int('num_hidden_layers', 1, 1 << 20);
   const nq = int('num_attention_heads');
   const nkv = cfg['num_key_value_heads'] === undefined ? nq : int('num_key_value_heads');
   const H = int('hidden_size');
   const hd = cfg['head_size'] === undefined ? H / nq : int('head_size');
   const F = int('intermediate_size');
   const V = int('vocab_size');
-  const mapping = (cfg['mapping'] ?? {}) as Cfg;
-  const tp = typeof mapping['tp_size'] === 'number' ? (mapping['tp_size'] as number) : int('tp_size');
-  const pp = typeof mapping['pp_size'] === 'number' ? (mapping['pp_size'] as number) : int('pp_size');
-  const world = typeof mapping['world_size'] === 'number' ? (mapping['world_size'] as number) : tp * pp;
-  if (world !== tp * pp) add('E_CONFIG', `mapping.world_size ${world} ≠ tp_size ${tp} × pp_size ${pp}`, cfgPath);
+  const mapping = (typeof cfg['mapping'] === 'object' && cfg['mapping'] !== null ? cfg['mapping'] : {}) as Cfg;
+  const MAX_RANKS = 1 << 16;
+  const tp = mapping['tp_size'] !== undefined ? int('tp_size', 1, MAX_RANKS, mapping, 'mapping.tp_size') : int('tp_size', 1, MAX_RANKS);
+  const pp = mapping['pp_size'] !== undefined ? int('pp_size', 1, MAX_RANKS, mapping, 'mapping.pp_size') : int('pp_size', 1, MAX_RANKS);
+  const world = mapping['world_size'] !== undefined ? int('world_size', 1, MAX_RANKS, mapping, 'mapping.world_size') : tp * pp;
+  if (tp * pp > MAX_RANKS) add('E_CONFIG', `tp_size ${tp} × pp_size ${pp} exceeds ${MAX_RANKS} ranks`, cfgPath);
+  else if (world !== tp * pp) add('E_CONFIG', `mapping.world_size ${world} ≠ tp_size ${tp} × pp_size ${pp}`, cfgPath);
   if (pp > L) add('E_CONFIG', `pp_size ${pp} exceeds num_hidden_layers ${L}`, cfgPath);
   if (nq % tp !== 0 || (nkv >= tp ? nkv % tp !== 0 : tp % nkv !== 0)) add('E_CONFIG', `tp_size ${tp} cannot split ${nq} heads / ${nkv} KV heads`, cfgPath);
   if (problems.length) return { ok: false, dir, ranks: 0, tensors: 0, problems };
