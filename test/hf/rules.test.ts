@@ -122,7 +122,7 @@ describe('gpt2 → GPT2LMHeadModel', () => {
     }
   });
 
-  test('the same checkpoint as GPTBigCode (MHA) keeps [out, in] weights', () => {
+  test('the same checkpoint as GPTBigCode (MHA) keeps [out, in] weights and the per-head fused QKV', () => {
     const b = convert(f, { modelType: 'starcoder' });
     const s = shapes(b);
     expect(s['transformer.h.0.attn.c_attn.weight']).toEqual([3 * H, H]);
@@ -130,6 +130,8 @@ describe('gpt2 → GPT2LMHeadModel', () => {
     expect(toPlain(b.config)).toMatchObject({ multi_query: false, activation_function: 'gelu_pytorch_tanh' });
     const fc1 = f.tensors.get('decoder.layers.0.mlp.linear_fc1.weight')!;
     expect(materialize(byName(b).get('transformer.h.0.mlp.c_fc.weight')!)).toEqual(materialize(fc1));
+    // GPTBigCode views MHA c_attn output as [heads, 3·d] = per head [q, k, v]: Megatron's layout with g = heads
+    expect(byName(b).get('transformer.h.0.attn.c_attn.weight')).toBe(f.tensors.get('decoder.layers.0.self_attention.linear_qkv.weight'));
   });
 });
 

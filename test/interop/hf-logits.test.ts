@@ -52,8 +52,8 @@ async function findPython(): Promise<{ python?: string; reason?: string }> {
 const CLI = join(ROOT, 'bin/mcore-export.js');
 
 /** Runs `mcore-export hf` as a user would; returns its --json result. */
-async function exportWithCli(src: string, out: string, dtype: string): Promise<{ architecture: string; dtype: string; tensors: number }> {
-  const r = await run(process.execPath, [CLI, 'hf', src, '--out', out, '--dtype', dtype, '--json']);
+async function exportWithCli(src: string, out: string, dtype: string, modelType?: string): Promise<{ architecture: string; dtype: string; tensors: number }> {
+  const r = await run(process.execPath, [CLI, 'hf', src, '--out', out, '--dtype', dtype, '--json', ...(modelType ? ['--model-type', modelType] : [])]);
   return JSON.parse(r.stdout) as { architecture: string; dtype: string; tensors: number };
 }
 
@@ -64,11 +64,22 @@ const OTHER_LAYOUTS: Record<FixtureModel, [string, string]> = {
   llama: ['torch/tp2pp1', 'torch_dist/tp1pp2'],
   mixtral: ['torch/ep2', 'torch_dist/ep2'],
 };
-const cases = FIXTURE_MODELS.flatMap((model) => [
-  ...DTYPES.map((dtype) => ({ model, dtype, layout: 'torch/tp1pp1' })),
-  ...OTHER_LAYOUTS[model].map((layout, i) => ({ model, dtype: DTYPES[i]!, layout })),
-]);
-const caseDir = (c: (typeof cases)[number]) => join(tmp, `${c.model}-${c.layout.replace('/', '-')}-${c.dtype}`);
+interface Case {
+  model: FixtureModel;
+  dtype: (typeof DTYPES)[number];
+  layout: string;
+  /** export as another architecture that computes the same function */
+  as?: string;
+}
+const cases: Case[] = [
+  ...FIXTURE_MODELS.flatMap((model) => [
+    ...DTYPES.map((dtype) => ({ model, dtype, layout: 'torch/tp1pp1' })),
+    ...OTHER_LAYOUTS[model].map((layout, i) => ({ model, dtype: DTYPES[i]!, layout })),
+  ]),
+  // GPT-2's block with multi-head attention is also GPTBigCode's (multi_query false): the starcoder rule, checked by logits
+  ...DTYPES.map((dtype) => ({ model: 'gpt2' as const, dtype, layout: 'torch/tp2pp1', as: 'starcoder' })),
+];
+const caseDir = (c: Case) => join(tmp, `${c.model}-${c.layout.replace('/', '-')}-${c.dtype}${c.as ? `-as-${c.as}` : ''}`);
 const results = new Map<string, Result>();
 let skipReason: string | undefined;
 let tmp: string;
@@ -89,7 +100,7 @@ beforeAll(async () => {
   const list: { dir: string; logits: string; dtype: string }[] = [];
   for (const c of cases) {
     const dir = caseDir(c);
-    const r = await exportWithCli(join(FIXTURES, 'megatron', c.model, c.layout), dir, c.dtype);
+    const r = await exportWithCli(join(FIXTURES, 'megatron', c.model, c.layout), dir, c.dtype, c.as);
     if (r.dtype !== c.dtype) throw new Error(`CLI wrote ${r.dtype}, asked ${c.dtype}`);
     list.push({ dir, logits: join(FIXTURES, 'logits', `${c.model}.safetensors`), dtype: c.dtype });
   }
@@ -115,7 +126,7 @@ afterAll(() => {
 });
 
 describe('transformers runs the exported checkpoints to Megatron logits', () => {
-  test.for(cases)('$model $layout $dtype', (c, ctx) => {
+  test.for(cases)('$model $layout $dtype $as', (c, ctx) => {
     if (skipReason) ctx.skip();
     const { dtype } = c;
     const r = results.get(caseDir(c));

@@ -1,11 +1,13 @@
-// GPTBigCodeForCausalLM (StarCoder): GPT-2's block with nn.Linear weights ([out, in], no transposition),
-// multi-query (one KV head) or multi-head attention, c_attn = [q | k | v] along the output rows.
+// GPTBigCodeForCausalLM (StarCoder): GPT-2's block with nn.Linear weights ([out, in], no transposition).
+// Its c_attn rows are [q all heads, k, v] with multi-query attention and per head [q, k, v] with multi-head
+// attention: Megatron's grouped layout with g = 1 or g = heads, so the fused QKV is copied as is (the
+// interop logits caught a q|k|v regrouping here).
 import { fail } from '../../errors.js';
-import { cat, zeros } from '../../tensor/tensor.js';
+import { zeros } from '../../tensor/tensor.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { hfActivation, normAffine, requireDense, requireNorm } from '../common.js';
 import { layerNames } from '../source.js';
-import { splitQkv, trimVocab } from '../split.js';
+import { trimVocab } from '../split.js';
 import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
 import { pyFloat } from '../../trtllm/pyjson.js';
 
@@ -36,10 +38,7 @@ export function bigcodeModel(ctx: HfRuleContext): HfModel {
     const h = `transformer.h.${i}.`;
     norm(`${h}ln_1`, m.inputNorm);
     const w = src.get(m.qkv('weight'));
-    const qkv = splitQkv(w, cfg, m.qkv('weight'));
-    out.push({ name: `${h}attn.c_attn.weight`, tensor: cat([qkv.q, qkv.k, qkv.v], 0) });
-    const b = splitQkv(bias(m.qkv('bias'), w.shape[0]!, w.dtype), cfg, m.qkv('bias'));
-    out.push({ name: `${h}attn.c_attn.bias`, tensor: cat([b.q, b.k, b.v], 0) });
+    out.push({ name: `${h}attn.c_attn.weight`, tensor: w }, { name: `${h}attn.c_attn.bias`, tensor: bias(m.qkv('bias'), w.shape[0]!, w.dtype) });
     const proj = src.get(m.proj('weight'));
     out.push({ name: `${h}attn.c_proj.weight`, tensor: proj }, { name: `${h}attn.c_proj.bias`, tensor: bias(m.proj('bias'), proj.shape[0]!, proj.dtype) });
     norm(`${h}ln_2`, m.preMlpNorm);
