@@ -5,11 +5,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadNative } from '../../lib/native.js';
 import { FIXTURES } from './support/tp1-fixture.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'bin/mcore-export.js');
 const built = existsSync(join(ROOT, 'dist/cli/main.js'));
+/** Writing needs the native executor; without it only planning (dry runs, errors) can be checked. */
+const nativeMissing = (() => {
+  try {
+    loadNative();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+})();
+if (nativeMissing) console.warn(`hf CLI tests that write files are skipped: ${nativeMissing}`);
 const execFileP = promisify(execFile);
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -30,7 +41,7 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe.skipIf(!built)('mcore-export hf (child process)', () => {
-  test('--json prints only the result on stdout; the directory is complete', async () => {
+  test.skipIf(nativeMissing)('--json prints only the result on stdout; the directory is complete', async () => {
     const out = join(tmp, 'llama');
     const r = await cli(src('llama', 'torch_dist/tp2pp1'), '--out', out, '--dtype', 'float32', '--max-shard-size', '40KB', '--json');
     expect(r.code, r.stderr).toBe(0);
@@ -42,7 +53,7 @@ describe.skipIf(!built)('mcore-export hf (child process)', () => {
     expect(new Set(Object.values(index.weight_map)).size).toBeGreaterThan(1);
   });
 
-  test('every training layout of the same weights exports to byte-identical shards', async () => {
+  test.skipIf(nativeMissing)('every training layout of the same weights exports to byte-identical shards', async () => {
     const layouts = ['torch/tp1pp1', 'torch/tp2pp1', 'torch/tp1pp2', 'torch_dist/tp2pp1', 'torch_dist/tp1pp2'];
     const dirs = layouts.map((l) => join(tmp, `gptnext-${l.replace('/', '-')}`));
     for (let i = 0; i < layouts.length; i++) {

@@ -101,6 +101,18 @@ test('bfloat16 → float32 widens exactly (bf16 bits are the top half of the fp3
   for (let i = 0; i < src.length; i++) expect(got[i]).toBe(src[i]! << 16 >>> 0);
 });
 
+test('progress reports bytes up to the total the index states', async () => {
+  const seen: { bytesDone: number; bytesTotal: number }[] = [];
+  const out = join(tmp, 'progress');
+  const r = await exportHf(tp1Checkpoint('mixtral'), { outDir: out, execute, onProgress: (p) => seen.push(p) });
+  expect(seen.length).toBeGreaterThan(0);
+  const last = seen[seen.length - 1]!;
+  expect(last.bytesDone).toBe(last.bytesTotal);
+  // the executor counts whole shard files (headers included): at least the tensor bytes
+  expect(last.bytesTotal).toBeGreaterThanOrEqual(r.bytes);
+  for (let i = 1; i < seen.length; i++) expect(seen[i]!.bytesDone).toBeGreaterThanOrEqual(seen[i - 1]!.bytesDone);
+});
+
 describe('all-or-nothing writing and refusals', () => {
   test('a non-empty output directory is refused without force and left untouched; force replaces it', async () => {
     const ckpt = tp1Checkpoint('gpt2');

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadNative } from '../../lib/native.js';
 import { FIXTURE_MODELS, FIXTURES, type FixtureModel } from '../hf/support/tp1-fixture.js';
 
 const DTYPES = ['float32', 'bfloat16'] as const;
@@ -93,6 +94,13 @@ beforeAll(async () => {
   }
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
     skipReason = 'dist/ is not built (npm run test:interop builds it; or run npm run build:ts)';
+    console.warn(`SKIPPING HF interop: ${skipReason}`);
+    return;
+  }
+  try {
+    loadNative();
+  } catch (e) {
+    skipReason = `the CLI cannot write without the native addon: ${(e as Error).message}`;
     console.warn(`SKIPPING HF interop: ${skipReason}`);
     return;
   }

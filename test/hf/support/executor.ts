@@ -5,12 +5,16 @@ import { nativeExecutor, type PlanExecutor } from '../../../lib/export/executor.
 import { loadNative } from '../../../lib/native.js';
 import { planFileBytes } from '../../trtllm/support/plan-eval.js';
 
-export const tsExecutor: PlanExecutor = async (plan) => {
+export const tsExecutor: PlanExecutor = async (plan, opts) => {
   const start = performance.now();
-  const files = plan.files.map((f) => {
-    const bytes = planFileBytes(f);
-    writeFileSync(f.path, bytes);
-    return { path: f.path, bytes: bytes.byteLength };
+  const data = plan.files.map((f) => planFileBytes(f));
+  const total = data.reduce((a, d) => a + d.byteLength, 0);
+  let done = 0;
+  const files = plan.files.map((f, i) => {
+    writeFileSync(f.path, data[i]!);
+    done += data[i]!.byteLength;
+    opts.onProgress?.({ bytesDone: done, bytesTotal: total });
+    return { path: f.path, bytes: data[i]!.byteLength };
   });
   return { files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - start) / 1000 };
 };
