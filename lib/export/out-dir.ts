@@ -16,6 +16,12 @@ export function prepareOutDir(dir: string, opts: { force?: boolean | undefined; 
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, dir);
   }
+  // temporaries of an earlier export that was killed (its process is gone) are removed: a re-run needs no force
+  entries = entries.filter((name) => {
+    if (!opts.owns(name) || !isStaleTemporary(name)) return true;
+    rmSync(join(dir, name), { force: true });
+    return false;
+  });
   if (entries.length > 0) {
     if (!opts.force) fail('E_USAGE', `output directory is not empty (${entries.length} entries); pass force (--force) to overwrite`, { file: dir });
     for (const name of entries) if (opts.owns(name)) rmSync(join(dir, name), { force: true });
@@ -24,6 +30,23 @@ export function prepareOutDir(dir: string, opts: { force?: boolean | undefined; 
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw ioError(e, dir);
+  }
+}
+
+/** `.<name>.tmp-<pid>-<random>`, as writeFileAtomic and the plan executor name their temporaries. */
+const TEMPORARY = /^\..+\.tmp-(\d+)-[0-9a-z]+$/;
+
+/** A temporary whose writing process no longer exists on this host. */
+export function isStaleTemporary(name: string): boolean {
+  const m = TEMPORARY.exec(name);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
