@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "cuda_executor.h"
 #include "native_error.h"
 #include "gather.h"
 #include "js_error.h"
@@ -81,6 +82,8 @@ class Job : public Napi::AsyncWorker {
   ~Job() override { closeOutputs(); }
 
   Napi::Promise promise() { return deferred_.Promise(); }
+  /** Run on these GPUs instead of the CPU thread pool (native/src/cuda/device_executor.cu). */
+  void setDevices(DeviceOptions devices) { devices_ = std::move(devices); }
   void setProgress(Napi::ThreadSafeFunction tsfn) {
     progress_ = std::move(tsfn);
     hasProgress_ = true;
@@ -129,6 +132,7 @@ class Job : public Napi::AsyncWorker {
 
   void run() {
     validatePlan(plan_);  // everything is checked before the first output is created
+    if (!devices_.gpus.empty()) checkDevices(devices_.gpus);
     if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
     fds_.assign(plan_.outputs.size(), -1);
     for (size_t o = 0; o < plan_.outputs.size(); o++) {
@@ -140,6 +144,10 @@ class Job : public Napi::AsyncWorker {
       pwriteAll(fd, out.header.data(), out.header.size(), 0, out.path);
       done_ += out.header.size();
     }
+    if (!devices_.gpus.empty()) {
+      runOnDevices();
+      return;
+    }
     units_ = planUnits(plan_);
     unsigned n = std::max(1u, std::min<unsigned>(threads_, static_cast<unsigned>(std::max<size_t>(units_.size(), plan_.outputs.size()))));
     usedThreads_ = n;
@@ -149,6 +157,19 @@ class Job : public Napi::AsyncWorker {
     for (unsigned i = 0; i < n; i++) pool.emplace_back([this] { work(); });
     for (std::thread& t : pool) t.join();
     if (!errorCode_.empty()) return;
+    if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
+  }
+
+  void runOnDevices() {
+    usedThreads_ = static_cast<unsigned>(devices_.gpus.size());
+    start_ = std::chrono::steady_clock::now();
+    DeviceHooks hooks;
+    hooks.stopped = [this] { return stop_.load() || cancelled_->load(); };
+    hooks.written = [this](uint64_t bytes) {
+      done_ += bytes;
+      maybeReport();
+    };
+    executeOnDevices(plan_, fds_, devices_, hooks);
     if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
   }
 
@@ -232,8 +253,8 @@ class Job : public Napi::AsyncWorker {
     const MappedFile& file = *plan_.sources[pc.source].file;
     uint64_t begin = static_cast<uint64_t>(pc.srcBase + minEl * pc.srcSize - file.data());
     uint64_t length = static_cast<uint64_t>((maxEl - minEl + 1) * pc.srcSize);
-    // small ranges are not worth a system call; huge spans (transposed sources) would read far too much ahead
-    if (length >= (1ull << 20) && length <= (64ull << 20)) file.advise(begin, length, MappedFile::Advice::WillNeed);
+    // small ranges are not worth a system call; huge spans (transposed sources) would map far too much
+    if (length >= (1ull << 20) && length <= (64ull << 20)) file.advise(begin, length, MappedFile::Advice::Populate);
   }
 
   void maybeReport() {
@@ -269,6 +290,7 @@ class Job : public Napi::AsyncWorker {
   Plan plan_;
   std::vector<Napi::Reference<Napi::Value>> keepAlive_;
   unsigned threads_;
+  DeviceOptions devices_;
   unsigned usedThreads_ = 0;
   std::shared_ptr<std::atomic<bool>> cancelled_;
   Napi::ThreadSafeFunction progress_;
@@ -279,7 +301,7 @@ class Job : public Napi::AsyncWorker {
   std::atomic<size_t> nextUnit_{0};
   std::atomic<size_t> nextSync_{0};
   std::atomic<uint64_t> done_{0};
-  std::atomic<int64_t> lastReportMs_{0};
+  std::atomic<int64_t> lastReportMs_{-1000};  // the first finished unit reports at once
   std::chrono::steady_clock::time_point start_;
   std::atomic<bool> stop_{false};
   std::mutex errorMutex_;
@@ -298,10 +320,23 @@ Napi::Value Execute(const Napi::CallbackInfo& info) {
     if (t < 1 || t > 1024) throwJs(env, "E_USAGE", "threads must be between 1 and 1024");
     threads = static_cast<unsigned>(t);
   }
+  // {gpus: number[], deviceMemory?: bytes}: run on CUDA GPUs
+  DeviceOptions devices;
+  Napi::Value gpus = opts.Get("gpus");
+  if (gpus.IsArray()) {
+    Napi::Array a = gpus.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) devices.gpus.push_back(static_cast<int>(requireIndex(env, a.Get(i), "gpus[i]")));
+    if (devices.gpus.empty()) throwJs(env, "E_USAGE", "gpus must list at least one GPU");
+    if (opts.Has("deviceMemory") && !opts.Get("deviceMemory").IsUndefined()) {
+      devices.memoryBytes = requireIndex(env, opts.Get("deviceMemory"), "deviceMemory");
+      if (devices.memoryBytes < (8ull << 20)) throwJs(env, "E_USAGE", "deviceMemory must be at least 8 MiB");
+    }
+  }
   std::vector<Napi::Reference<Napi::Value>> keepAlive;
   Plan plan = decodePlan(env, info[0].As<Napi::Object>(), keepAlive);
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   auto* job = new Job(env, std::move(plan), std::move(keepAlive), threads, cancelled);
+  if (!devices.gpus.empty()) job->setDevices(std::move(devices));
   Napi::Value onProgress = opts.Get("onProgress");
   if (onProgress.IsFunction()) {
     job->setProgress(Napi::ThreadSafeFunction::New(env, onProgress.As<Napi::Function>(), "mcore-progress", 0, 1));

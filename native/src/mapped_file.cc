@@ -69,6 +69,13 @@ void MappedFile::advise(uint64_t offset, uint64_t length, Advice advice) const {
     case Advice::Random: a = MADV_RANDOM; break;
     case Advice::WillNeed: a = MADV_WILLNEED; break;
     case Advice::DontNeed: a = MADV_DONTNEED; break;
+    case Advice::Populate:
+#ifdef MADV_POPULATE_READ
+      // map the range's pages in one call instead of one page fault per 4 KiB (Linux 5.14+)
+      if (::madvise(data_ + begin, end - begin, MADV_POPULATE_READ) == 0) return;
+#endif
+      a = MADV_WILLNEED;
+      break;
   }
   ::madvise(data_ + begin, end - begin, a);  // a hint: failure changes nothing we rely on
 }

@@ -11,7 +11,7 @@ namespace mcore {
 
 class MappedFile {
  public:
-  enum class Advice { Normal, Sequential, Random, WillNeed, DontNeed };
+  enum class Advice { Normal, Sequential, Random, WillNeed, DontNeed, Populate };
 
   /** Opens and maps `path`; throws NativeError E_IO (naming the file) when the OS refuses. */
   explicit MappedFile(const std::string& path);

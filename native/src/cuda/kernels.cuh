@@ -92,10 +92,27 @@ struct Vec {
   static constexpr int kDstWords = V * sizeof(DT) / 16;
 };
 
+// Scalar accesses: staged sources are element-aligned by construction, but a tensor's place in a safetensors
+// file need not be a multiple of its element size, so both sides fall back to bytes when misaligned.
 template <typename T>
 __device__ __forceinline__ T loadElem(const uint8_t* p) {
-  if constexpr (sizeof(T) == 1) return *p;
-  else return *reinterpret_cast<const T*>(p);  // element-aligned: staged spans keep the source alignment
+  if constexpr (sizeof(T) == 1) {
+    return *p;
+  } else {
+    if ((reinterpret_cast<uintptr_t>(p) & (sizeof(T) - 1)) == 0) return *reinterpret_cast<const T*>(p);
+    T v;
+    memcpy(&v, p, sizeof(T));
+    return v;
+  }
+}
+template <typename T>
+__device__ __forceinline__ void storeElem(uint8_t* p, T v) {
+  if constexpr (sizeof(T) == 1) {
+    *p = v;
+  } else {
+    if ((reinterpret_cast<uintptr_t>(p) & (sizeof(T) - 1)) == 0) *reinterpret_cast<T*>(p) = v;
+    else memcpy(p, &v, sizeof(T));
+  }
 }
 
 template <class Op>
@@ -129,7 +146,7 @@ __global__ void __launch_bounds__(256) rowsKernel(RowsArgs a) {
       int64_t j = i - a.nvec;
       int64_t c = j < a.head ? j : a.nvec * W::V + j;
       ST v = loadElem<ST>(a.src + (sRow + c * static_cast<int64_t>(sizeof(ST))));
-      *reinterpret_cast<DT*>(a.dst + (dRow + c * static_cast<int64_t>(sizeof(DT)))) = Op::apply(v, a.affine);
+      storeElem<DT>(a.dst + (dRow + c * static_cast<int64_t>(sizeof(DT))), Op::apply(v, a.affine));
     }
   }
 }
@@ -166,7 +183,7 @@ __global__ void __launch_bounds__(kTile * kTileRowsPerPass) tileKernel(TileArgs 
         if (rr < a.nrows && c < a.cols) {
           int64_t so, dso;
           rowOffsets(a.rows, rr, so, dso);
-          *reinterpret_cast<DT*>(a.dst + (a.dstOff + (dso + c * a.dsCol) * static_cast<int64_t>(sizeof(DT)))) = Op::apply(tile[tx][ty + k], a.affine);
+          storeElem<DT>(a.dst + (a.dstOff + (dso + c * a.dsCol) * static_cast<int64_t>(sizeof(DT))), Op::apply(tile[tx][ty + k], a.affine));
         }
       }
       __syncthreads();
@@ -187,7 +204,7 @@ __global__ void __launch_bounds__(256) genericKernel(GenericArgs a) {
       dso += i * a.ds[d];
     }
     ST v = loadElem<ST>(a.src + (a.srcOff + so * static_cast<int64_t>(sizeof(ST))));
-    *reinterpret_cast<DT*>(a.dst + (a.dstOff + dso * static_cast<int64_t>(sizeof(DT)))) = Op::apply(v, a.affine);
+    storeElem<DT>(a.dst + (a.dstOff + dso * static_cast<int64_t>(sizeof(DT))), Op::apply(v, a.affine));
   }
 }
 

@@ -1,0 +1,524 @@
+// The CUDA executor: each output's data section is cut into windows (units); a unit lists, per piece range it
+// holds, the span of source bytes the range reads. Worker threads (several per GPU, each with its own stream,
+// pinned staging and device buffers) take units from one shared queue and run
+//   memcpy spans from the mappings → pinned staging → H2D → gather/cast kernels → D2H → pinned → pwrite,
+// so with N threads a GPU has up to N units in different stages at once (disk, PCIe each way, kernels, disk).
+// A unit whose spans cannot fit the staging buffer even when cut down (a huge transposed view) is gathered on
+// the CPU with the same code as the CPU executor.
+#include <cuda_runtime.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../cuda_executor.h"
+#include "../gather.h"
+#include "../native_error.h"
+#include "kernels.cuh"
+
+namespace mcore {
+
+namespace {
+
+using cuda::GenericArgs;
+using cuda::KernelSet;
+using cuda::RowMap;
+using cuda::RowsArgs;
+using cuda::TileArgs;
+
+[[noreturn]] void cudaFail(const char* what, cudaError_t err, int gpu) {
+  throw NativeError("E_DEVICE", std::string(what) + " failed on GPU " + std::to_string(gpu) + ": " + cudaGetErrorName(err) + ": " +
+                                    cudaGetErrorString(err));
+}
+#define CK(call, gpu)                          \
+  do {                                         \
+    cudaError_t e_ = (call);                   \
+    if (e_ != cudaSuccess) cudaFail(#call, e_, gpu); \
+  } while (0)
+
+constexpr uint64_t kWindowBytes = 32ull << 20;  // output bytes per unit at most
+constexpr uint64_t kMinWindowBytes = 1ull << 20;
+constexpr uint64_t kAlign = 16;
+
+enum class Launch { Rows, Tile, Generic };
+
+struct Kernel {
+  Launch kind;
+  const KernelSet* ks;  // the launchers for the range's dtypes
+  RowsArgs rows;        // Rows
+  TileArgs tile;        // Tile
+  GenericArgs generic;  // Generic
+};
+
+struct Range {
+  int piece;
+  int64_t lo, hi;
+  int64_t spanMinEl, spanMaxEl;  // source elements read (relative to the piece's srcBase)
+  uint64_t stageOff = 0;
+};
+
+struct Unit {
+  int output;
+  uint64_t begin, end;  // file byte range
+  uint64_t pad;         // begin % 16: the window sits at devOut + pad so device addresses keep the file's alignment
+  uint64_t stageBytes = 0;
+  bool hostGather = false;
+  std::vector<Range> ranges;
+  std::vector<Kernel> kernels;  // built once the unit is final
+};
+
+
+// Source elements touched by [lo, hi): exact for dims before the first where lo and hi-1 differ, the whole
+// extent inside it (a superset of at most a few rows, inside the validated reach of the piece).
+void spanOf(const Piece& pc, int64_t lo, int64_t hi, int64_t& mn, int64_t& mx) {
+  int64_t a[kMaxRank], b[kMaxRank];
+  int64_t x = lo, y = hi - 1;
+  for (int d = pc.rank - 1; d >= 0; d--) {
+    a[d] = x % pc.shape[d];
+    x /= pc.shape[d];
+    b[d] = y % pc.shape[d];
+    y /= pc.shape[d];
+  }
+  mn = mx = 0;
+  int d = 0;
+  for (; d < pc.rank && a[d] == b[d]; d++) mn = mx = mn + a[d] * pc.srcStrides[d];
+  if (d < pc.rank) {
+    int64_t p = a[d] * pc.srcStrides[d], q = b[d] * pc.srcStrides[d];
+    mn += std::min(p, q);
+    mx += std::max(p, q);
+    for (d++; d < pc.rank; d++) {
+      int64_t s = (pc.shape[d] - 1) * pc.srcStrides[d];
+      (s < 0 ? mn : mx) += s;
+    }
+  }
+}
+
+int64_t srcElemOf(const Piece& pc, int64_t k) {
+  int64_t s = 0;
+  for (int d = pc.rank - 1; d >= 0; d--) {
+    s += (k % pc.shape[d]) * pc.srcStrides[d];
+    k /= pc.shape[d];
+  }
+  return s;
+}
+
+class Planner {
+ public:
+  Planner(const Plan& plan, uint64_t window, uint64_t stageCap) : plan_(plan), window_(window), stageCap_(stageCap) {}
+
+  std::vector<Unit> units() {
+    std::vector<Unit> out;
+    for (size_t o = 0; o < plan_.outputs.size(); o++) {
+      const Output& f = plan_.outputs[o];
+      uint64_t at = f.header.size();
+      while (at < f.size) {
+        uint64_t end = cut(f, at, std::min(f.size, at + window_));
+        Unit u = collect(static_cast<int>(o), at, end);
+        while (u.stageBytes > stageCap_ && end - at > kMinWindowBytes) {
+          end = cut(f, at, at + (end - at) / 2);
+          u = collect(static_cast<int>(o), at, end);
+        }
+        if (u.stageBytes > stageCap_) u.hostGather = true;
+        else buildKernels(u);
+        at = end;
+        out.push_back(std::move(u));
+      }
+    }
+    return out;
+  }
+
+ private:
+  // `end` moved down to an element boundary of the tensor it falls in (kept when that would leave nothing)
+  uint64_t cut(const Output& f, uint64_t at, uint64_t end) const {
+    if (end >= f.size) return f.size;
+    for (int ti : f.tensors) {
+      const Tensor& t = plan_.tensors[ti];
+      if (t.byteStart + t.byteLength <= end) continue;
+      uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
+      uint64_t aligned = t.byteStart + (end - std::min(end, t.byteStart)) / size * size;
+      if (t.byteStart > end) aligned = end;
+      return aligned > at ? aligned : end;
+    }
+    return end;
+  }
+
+  Unit collect(int o, uint64_t begin, uint64_t end) const {
+    const Output& f = plan_.outputs[o];
+    Unit u{o, begin, end, begin % kAlign};
+    auto it = std::upper_bound(f.tensors.begin(), f.tensors.end(), begin, [&](uint64_t at, int ti) {
+      return at < plan_.tensors[ti].byteStart + plan_.tensors[ti].byteLength;
+    });
+    for (; it != f.tensors.end(); ++it) {
+      const Tensor& t = plan_.tensors[*it];
+      if (t.byteStart >= end) break;
+      uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
+      uint64_t b = std::max(begin, t.byteStart), e = std::min(end, t.byteStart + t.byteLength);
+      int64_t e0 = static_cast<int64_t>((b - t.byteStart) / size), e1 = static_cast<int64_t>((e - t.byteStart) / size);
+      int64_t covered = 0;
+      for (int pi : t.pieces) {
+        const Piece& pc = plan_.pieces[pi];
+        if (pc.dmin >= e1) break;
+        if (pc.dmax < e0) continue;
+        int64_t lo = firstAtOrAfter(pc, e0), hi = firstAtOrAfter(pc, e1);
+        if (hi <= lo) continue;
+        Range r{pi, lo, hi, 0, 0};
+        spanOf(pc, lo, hi, r.spanMinEl, r.spanMaxEl);
+        u.stageBytes = (u.stageBytes + kAlign - 1) / kAlign * kAlign + kAlign;  // room to shift for alignment
+        u.stageBytes += static_cast<uint64_t>(r.spanMaxEl - r.spanMinEl + 1) * static_cast<uint64_t>(pc.srcSize);
+        u.ranges.push_back(r);
+        covered += hi - lo;
+      }
+      if (covered != e1 - e0) {
+        throw NativeError("E_FORMAT", "tensor " + t.name + " in " + f.path + ": its pieces overlap or leave gaps near element " + std::to_string(e0));
+      }
+    }
+    return u;
+  }
+
+  void addGeneric(Unit& u, const KernelSet* ks, const Piece& pc, int64_t lo, int64_t hi, int64_t srcOff, int64_t dstOff) {
+    if (hi <= lo) return;
+    Kernel k{Launch::Generic, ks, {}, {}, {}};
+    GenericArgs& g = k.generic;
+    g.srcOff = srcOff;
+    g.dstOff = dstOff;
+    g.lo = lo;
+    g.hi = hi;
+    g.rank = pc.rank;
+    for (int d = 0; d < pc.rank; d++) {
+      g.shape[d] = pc.shape[d];
+      g.ss[d] = pc.srcStrides[d];
+      g.ds[d] = pc.dstStrides[d];
+    }
+    g.affine = pc.affine;
+    u.kernels.push_back(k);
+  }
+
+  // Places each range's span in staging (aligned so that the vector body of its rows is 16-byte aligned on
+  // both sides) and chooses its kernels.
+  void buildKernels(Unit& u) {
+    uint64_t cursor = 0;
+    for (Range& r : u.ranges) {
+      const Piece& pc = plan_.pieces[r.piece];
+      const Tensor& t = plan_.tensors[pc.tensor];
+      const int64_t ssz = pc.srcSize, dsz = pc.dstSize, rk = pc.rank;
+      const int64_t dstOff = static_cast<int64_t>(u.pad) + static_cast<int64_t>(t.byteStart) - static_cast<int64_t>(u.begin) + pc.dstOffset * dsz;
+      const int64_t cols = pc.shape[rk - 1];
+      const bool dense = pc.srcStrides[rk - 1] == 1 && pc.dstStrides[rk - 1] == 1;
+      const bool transposed = rk >= 2 && cols >= cuda::kTile && std::llabs(pc.srcStrides[rk - 1]) > 1 &&
+                              std::llabs(pc.srcStrides[rk - 2]) < std::llabs(pc.srcStrides[rk - 1]);
+      // the body: whole rows (or, for rank 1, the range itself as one row)
+      int64_t bodyLo, bodyHi, nrows, rowCols;
+      RowMap map;
+      if (rk == 1) {
+        bodyLo = r.lo;
+        bodyHi = r.hi;
+        nrows = 1;
+        rowCols = r.hi - r.lo;
+      } else {
+        int64_t qa = (r.lo + cols - 1) / cols, qb = r.hi / cols;
+        if (qb < qa) qb = qa;
+        bodyLo = qa * cols;
+        bodyHi = qb * cols;
+        nrows = qb - qa;
+        rowCols = cols;
+        map.first = qa;
+        map.rank = static_cast<int>(rk - 1);
+        for (int d = 0; d < rk - 1; d++) {
+          map.shape[d] = pc.shape[d];
+          map.ss[d] = pc.srcStrides[d];
+          map.ds[d] = pc.dstStrides[d];
+        }
+      }
+      const bool useRows = dense && nrows > 0 && rowCols > 0;
+      const bool useTile = !dense && transposed && nrows > 0;
+
+      // vector body alignment: head elements until the output is 16-byte aligned
+      int64_t head = rowCols, nvec = 0;
+      int64_t firstSrcEl = 0;  // source element of the first vector
+      const KernelSet* ks = cuda::selectKernels(pc.srcDtype, t.dtype, pc.affine.any());
+      const int vec = ks->vec;
+      if (useRows) {
+        bool rowsAligned = true;
+        for (int d = 0; d < map.rank; d++)
+          if ((map.ss[d] * ssz) % 16 != 0 || (map.ds[d] * dsz) % 16 != 0) rowsAligned = false;
+        int64_t d0 = dstOff + (rk == 1 ? bodyLo : outputPositionRel(pc, bodyLo)) * dsz;
+        if (rowsAligned && d0 % dsz == 0) {
+          head = std::min<int64_t>(rowCols, ((16 - d0 % 16) % 16) / dsz);
+          nvec = (rowCols - head) / vec;
+          firstSrcEl = srcElemOf(pc, bodyLo) + head;
+        }
+      }
+      // staging place: element-aligned, and the first vector's source 16-byte aligned
+      cursor = (cursor + kAlign - 1) / kAlign * kAlign;
+      uint64_t shift = 0;
+      if (nvec > 0) shift = static_cast<uint64_t>((16 - ((firstSrcEl - r.spanMinEl) * ssz) % 16) % 16);
+      r.stageOff = cursor + shift;
+      cursor = r.stageOff + static_cast<uint64_t>(r.spanMaxEl - r.spanMinEl + 1) * static_cast<uint64_t>(ssz);
+      const int64_t srcOff = static_cast<int64_t>(r.stageOff) - r.spanMinEl * ssz;
+
+      if (!useRows && !useTile) {
+        addGeneric(u, ks, pc, r.lo, r.hi, srcOff, dstOff);
+        continue;
+      }
+      addGeneric(u, ks, pc, r.lo, bodyLo, srcOff, dstOff);
+      if (useRows) {
+        Kernel k{Launch::Rows, ks, {}, {}, {}};
+        RowsArgs& a = k.rows;
+        a.srcOff = srcOff + (rk == 1 ? bodyLo * ssz : 0);
+        a.dstOff = dstOff + (rk == 1 ? bodyLo * dsz : 0);
+        a.nrows = nrows;
+        a.cols = rowCols;
+        a.head = head;
+        a.nvec = nvec;
+        a.rows = map;
+        a.affine = pc.affine;
+        u.kernels.push_back(k);
+      } else {
+        Kernel k{Launch::Tile, ks, {}, {}, {}};
+        TileArgs& a = k.tile;
+        a.srcOff = srcOff;
+        a.dstOff = dstOff;
+        a.nrows = nrows;
+        a.cols = rowCols;
+        a.ssCol = pc.srcStrides[rk - 1];
+        a.dsCol = pc.dstStrides[rk - 1];
+        a.rows = map;
+        a.affine = pc.affine;
+        u.kernels.push_back(k);
+      }
+      addGeneric(u, ks, pc, bodyHi, r.hi, srcOff, dstOff);
+    }
+    u.stageBytes = cursor;
+  }
+
+  // output position relative to the piece's dstOffset
+  static int64_t outputPositionRel(const Piece& pc, int64_t k) { return outputPosition(pc, k) - pc.dstOffset; }
+
+  const Plan& plan_;
+  uint64_t window_, stageCap_;
+};
+
+void pwriteAll(int fd, const uint8_t* data, uint64_t length, uint64_t offset, const std::string& path) {
+  while (length > 0) {
+    ssize_t n = ::pwrite(fd, data, static_cast<size_t>(std::min<uint64_t>(length, 1ull << 30)), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throwErrno("cannot write", path, errno);
+    }
+    data += n;
+    offset += static_cast<uint64_t>(n);
+    length -= static_cast<uint64_t>(n);
+  }
+}
+
+// One worker's buffers on one GPU.
+struct Slot {
+  int gpu = 0;
+  cudaStream_t stream = nullptr;
+  uint8_t* hostStage = nullptr;
+  uint8_t* hostOut = nullptr;
+  uint8_t* devStage = nullptr;
+  uint8_t* devOut = nullptr;
+
+  void open(int g, uint64_t stageBytes, uint64_t outBytes) {
+    gpu = g;
+    CK(cudaSetDevice(g), g);
+    CK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), g);
+    CK(cudaMallocHost(&hostStage, stageBytes), g);
+    CK(cudaMallocHost(&hostOut, outBytes), g);
+    CK(cudaMalloc(&devStage, stageBytes), g);
+    CK(cudaMalloc(&devOut, outBytes), g);
+  }
+  ~Slot() {  // errors while releasing are ignored: the job has already succeeded or failed
+    if (stream) cudaSetDevice(gpu);
+    if (stream) cudaStreamSynchronize(stream);
+    if (devOut) cudaFree(devOut);
+    if (devStage) cudaFree(devStage);
+    if (hostOut) cudaFreeHost(hostOut);
+    if (hostStage) cudaFreeHost(hostStage);
+    if (stream) cudaStreamDestroy(stream);
+  }
+};
+
+int blocksFor(int64_t items, int threads) {
+  int64_t b = (items + threads - 1) / threads;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(b, 132 * 32)));
+}
+
+class Runner {
+ public:
+  Runner(const Plan& plan, const std::vector<int>& fds, const DeviceOptions& opts, const DeviceHooks& hooks)
+      : plan_(plan), fds_(fds), opts_(opts), hooks_(hooks) {}
+
+  void run() {
+    // buffer sizes: a window of output and four times as much staging per worker, within the memory budget
+    uint64_t perSlot = kWindowBytes + 2 * kWindowBytes;
+    outBytes_ = kWindowBytes + kAlign;
+    stageBytes_ = 2 * kWindowBytes;
+    unsigned slots = static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(opts_.streamsPerGpu, opts_.memoryBytes / perSlot)));
+    if (opts_.memoryBytes < perSlot) {  // a small budget: one worker with smaller buffers
+      outBytes_ = std::max<uint64_t>(kMinWindowBytes, opts_.memoryBytes / 3) + kAlign;
+      stageBytes_ = std::max<uint64_t>(kMinWindowBytes, 2 * (opts_.memoryBytes / 3));
+    }
+    units_ = Planner(plan_, outBytes_ - kAlign, stageBytes_).units();
+    std::vector<std::thread> pool;
+    for (int g : opts_.gpus)
+      for (unsigned i = 0; i < slots; i++) pool.emplace_back([this, g] { work(g); });
+    for (std::thread& t : pool) t.join();
+    if (!error_.empty()) throw NativeError(errorCode_, error_);
+  }
+
+ private:
+  void fail(const std::string& code, const std::string& msg) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.empty()) {
+      errorCode_ = code;
+      error_ = msg;
+    }
+    stop_ = true;
+  }
+  bool stopped() const { return stop_.load() || (hooks_.stopped && hooks_.stopped()); }
+
+  void work(int gpu) {
+    try {
+      Slot slot;
+      slot.open(gpu, stageBytes_, outBytes_);
+      for (;;) {
+        if (stopped()) return;
+        size_t i = next_.fetch_add(1);
+        if (i >= units_.size()) break;
+        runUnit(units_[i], slot);
+        if (hooks_.written) hooks_.written(units_[i].end - units_[i].begin);
+      }
+      for (;;) {
+        if (stopped()) return;
+        size_t o = nextSync_.fetch_add(1);
+        if (o >= fds_.size()) break;
+        if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
+      }
+    } catch (const NativeError& e) {
+      fail(e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+      fail("E_NATIVE", "out of memory for the GPU executor's unit lists");
+    } catch (const std::exception& e) {
+      fail("E_NATIVE", e.what());
+    }
+  }
+
+  const uint8_t* spanAddress(const Range& r) const {
+    const Piece& pc = plan_.pieces[r.piece];
+    return pc.srcBase + r.spanMinEl * pc.srcSize;
+  }
+
+  void runUnit(const Unit& u, Slot& s) {
+    const Output& out = plan_.outputs[u.output];
+    const uint64_t bytes = u.end - u.begin;
+    if (u.hostGather) {
+      hostGather(u, s.hostOut);
+      pwriteAll(fds_[u.output], s.hostOut, bytes, u.begin, out.path);
+      return;
+    }
+    // disk (or page cache) → pinned staging
+    for (const Range& r : u.ranges) {
+      const Piece& pc = plan_.pieces[r.piece];
+      uint64_t n = static_cast<uint64_t>(r.spanMaxEl - r.spanMinEl + 1) * static_cast<uint64_t>(pc.srcSize);
+      if (pc.source < 0) std::memset(s.hostStage + r.stageOff, 0, n);
+      else std::memcpy(s.hostStage + r.stageOff, spanAddress(r), n);
+    }
+    const int g = s.gpu;
+    CK(cudaMemcpyAsync(s.devStage, s.hostStage, u.stageBytes, cudaMemcpyHostToDevice, s.stream), g);
+    for (const Kernel& k : u.kernels) launch(k, s);
+    CK(cudaGetLastError(), g);
+    CK(cudaMemcpyAsync(s.hostOut, s.devOut + u.pad, bytes, cudaMemcpyDeviceToHost, s.stream), g);
+    CK(cudaStreamSynchronize(s.stream), g);
+    pwriteAll(fds_[u.output], s.hostOut, bytes, u.begin, out.path);
+  }
+
+  void launch(const Kernel& k, Slot& s) {
+    const KernelSet& ks = *k.ks;
+    switch (k.kind) {
+      case Launch::Rows: {
+        RowsArgs a = k.rows;
+        a.src = s.devStage;
+        a.dst = s.devOut;
+        int64_t perRow = a.nvec + (a.cols - a.nvec * ks.vec);
+        ks.rows(a, blocksFor(a.nrows * perRow, 256), s.stream);
+        break;
+      }
+      case Launch::Tile: {
+        TileArgs a = k.tile;
+        a.src = s.devStage;
+        a.dst = s.devOut;
+        int64_t gx = (a.cols + cuda::kTile - 1) / cuda::kTile, gy = (a.nrows + cuda::kTile - 1) / cuda::kTile;
+        ks.tile(a, dim3(static_cast<unsigned>(std::min<int64_t>(gx, 1 << 20)), static_cast<unsigned>(std::min<int64_t>(gy, 65535))), s.stream);
+        break;
+      }
+      case Launch::Generic: {
+        GenericArgs a = k.generic;
+        a.src = s.devStage;
+        a.dst = s.devOut;
+        ks.generic(a, blocksFor(a.hi - a.lo, 256), s.stream);
+        break;
+      }
+    }
+  }
+
+  void hostGather(const Unit& u, uint8_t* buffer) {
+    for (const Range& r : u.ranges) {
+      const Piece& pc = plan_.pieces[r.piece];
+      const Tensor& t = plan_.tensors[pc.tensor];
+      uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
+      uint64_t b = std::max(u.begin, t.byteStart);
+      int64_t e0 = static_cast<int64_t>((b - t.byteStart) / size);
+      gatherRange(pc, r.lo, r.hi, buffer + (b - u.begin), e0);
+    }
+  }
+
+  const Plan& plan_;
+  const std::vector<int>& fds_;
+  const DeviceOptions& opts_;
+  const DeviceHooks& hooks_;
+  uint64_t outBytes_ = 0, stageBytes_ = 0;
+  std::vector<Unit> units_;
+  std::atomic<size_t> next_{0}, nextSync_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::string errorCode_, error_;
+};
+
+}  // namespace
+
+void checkDevices(const std::vector<int>& gpus) {
+  int count = 0;
+  cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    throw NativeError("E_DEVICE", std::string("no usable CUDA device: ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+  }
+  if (count == 0) throw NativeError("E_DEVICE", "no CUDA device found");
+  if (gpus.empty()) throw NativeError("E_DEVICE", "no GPU listed");
+  for (int g : gpus)
+    if (g < 0 || g >= count) throw NativeError("E_DEVICE", "GPU " + std::to_string(g) + " does not exist (this machine has " + std::to_string(count) + ")");
+}
+
+void executeOnDevices(const Plan& plan, const std::vector<int>& fds, const DeviceOptions& opts, const DeviceHooks& hooks) {
+  checkDevices(opts.gpus);
+  for (const Piece& pc : plan.pieces) {
+    if (pc.numel == 0) continue;
+    if (!cuda::selectKernels(pc.srcDtype, plan.tensors[pc.tensor].dtype, pc.affine.any())) {
+      throw NativeError("E_UNSUPPORTED", std::string("no GPU conversion from ") + dtypeName(pc.srcDtype) + " to " + dtypeName(plan.tensors[pc.tensor].dtype) +
+                                             " (tensor " + plan.tensors[pc.tensor].name + ")");
+    }
+  }
+  Runner(plan, fds, opts, hooks).run();
+}
+
+}  // namespace mcore
