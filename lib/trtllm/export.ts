@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { type ExecuteResult, nativeExecutor, type PlanExecutor } from '../export/executor.js';
@@ -135,7 +136,13 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   if (writesConfig) {
     const path = join(o.outDir, 'config.json');
     const text = configs[0]!.toJson();
-    writeFileAtomic(path, text);
+    try {
+      writeFileAtomic(path, text);
+    } catch (e) {
+      // without its config the rank files just written are an unusable partial export: take them back
+      for (const f of result.files) rmSync(f.path, { force: true });
+      throw e;
+    }
     files.unshift({ path, bytes: Buffer.byteLength(text) });
   }
   return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
