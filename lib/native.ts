@@ -49,7 +49,8 @@ export interface NativeMappedFile {
 
 export interface NativeAddon {
   features(): NativeFeatures;
-  execute(plan: LoweredPlan, options: { threads?: number; onProgress?: (done: number, total: number) => void }): NativeJob;
+  /** `gpus`: run on these CUDA devices (native/src/cuda/device_executor.cu), `deviceMemory` bytes of staging each */
+  execute(plan: LoweredPlan, options: { threads?: number; gpus?: readonly number[]; deviceMemory?: number; onProgress?: (done: number, total: number) => void }): NativeJob;
   /** the executor's cast kernels over a contiguous buffer (dtype codes of lib/tensor/dtype.ts) */
   convertBuffer(bytes: Uint8Array, srcCode: number, dstCode: number, add?: number, mul?: number): Uint8Array;
   MappedFile: new (path: string) => NativeMappedFile;

@@ -7,6 +7,8 @@ export interface ExecuteOptions {
   readonly onProgress?: ((p: Progress) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly hash?: boolean | undefined;
+  /** 'cpu' | 'cuda' | 'cuda:0,1' (lib/plan/device.ts) */
+  readonly device?: string | undefined;
 }
 
 export interface ExecuteResult {
@@ -43,6 +45,7 @@ export async function nativeExecutor(): Promise<PlanExecutor> {
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.hash ? { hash: true } : {}),
+      ...(o.device !== undefined ? { device: o.device } : {}),
       ...(o.onProgress ? { onProgress: (...a: unknown[]) => o.onProgress!(a.length >= 2 && typeof a[0] === 'number' ? { bytesDone: a[0], bytesTotal: Number(a[1]) } : normalizeProgress(a[0])) } : {}),
     });
 }

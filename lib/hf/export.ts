@@ -34,6 +34,8 @@ export interface HfExportOptions {
   /** replace a non-empty output directory */
   readonly force?: boolean;
   readonly threads?: number;
+  /** 'cpu' (default) | 'cuda' | 'cuda:0,1': where the plan's gathers and casts run (lib/plan/device.ts) */
+  readonly device?: string;
   readonly hash?: boolean;
   readonly onProgress?: (p: HfProgress) => void;
   readonly signal?: AbortSignal;
@@ -129,6 +131,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
     const plan: CopyPlan = { files: shards.map((s) => ({ path: join(staging.dir, s.file), tensors: s.tensors, metadata: { format: 'pt' } })) };
     const written = await execute(plan, {
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.device !== undefined ? { device: options.device } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       hash: options.hash ?? false,

@@ -6,6 +6,7 @@ import { createReadStream, existsSync, openSync, closeSync, fsyncSync, renameSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { ExportError, fail } from '../errors.js';
 import { fromNativeError, loadNative } from '../native.js';
+import { parseDevice, resolveDevice } from './device.js';
 import { lowerPlan } from './lower.js';
 import type { CopyPlan } from './plan.js';
 
@@ -22,6 +23,10 @@ export interface ExecutePlanOptions {
   readonly signal?: AbortSignal | undefined;
   /** also compute each file's sha256 (read back from the page cache before the rename) */
   readonly hash?: boolean | undefined;
+  /** 'cpu' (default), 'cuda' (GPU 0) or 'cuda:0,1' (units shared by the listed GPUs); see ./device.ts */
+  readonly device?: string | undefined;
+  /** bytes of device memory (and as much pinned host memory) each GPU may use; default 2 GiB */
+  readonly deviceMemory?: number | undefined;
 }
 
 export interface ExecutePlanResult {
@@ -72,10 +77,13 @@ export async function executePlan(plan: CopyPlan, opts: ExecutePlanOptions = {})
     const dir = dirname(p);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) fail('E_NOT_FOUND', `output directory ${dir} does not exist`, { file: p });
   }
+  const device = parseDevice(opts.device);
+  if (opts.deviceMemory !== undefined && (!Number.isSafeInteger(opts.deviceMemory) || opts.deviceMemory < 8 << 20)) fail('E_USAGE', 'deviceMemory must be an integer of at least 8 MiB');
   const temps = finals.map(tempPathFor);
   const { lowered, layouts } = lowerPlan(plan, temps);
   const total = layouts.reduce((a, l) => a + l.size, 0);
   const native = loadNative();
+  const gpus = resolveDevice(device, native.features());
 
   let settled = false;
   let lastDone = -1;
@@ -92,6 +100,7 @@ export async function executePlan(plan: CopyPlan, opts: ExecutePlanOptions = {})
   try {
     job = native.execute(lowered, {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(gpus ? { gpus, ...(opts.deviceMemory !== undefined ? { deviceMemory: opts.deviceMemory } : {}) } : {}),
       ...(opts.onProgress ? { onProgress: (done: number) => settled || report(done) } : {}),
     });
   } catch (e) {

@@ -32,6 +32,8 @@ export interface ExportTrtllmOptions {
   /** only these output ranks (several processes sharing one export); rank 0's process writes config.json */
   readonly ranks?: readonly number[];
   readonly threads?: number;
+  /** 'cpu' (default) | 'cuda' | 'cuda:0,1': where the plan's gathers and casts run (lib/plan/device.ts) */
+  readonly device?: string;
   readonly force?: boolean;
   /** plan and validate only; nothing is written */
   readonly dryRun?: boolean;
@@ -131,7 +133,7 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   const mine = new Set(plan.files.map((f) => f.path.slice(o.outDir.length + 1)));
   if (writesConfig) mine.add('config.json');
   prepareOutDir(o.outDir, { force: o.force, owns: (n) => isTrtllmOutputFile(n) && (o.ranks === undefined || mine.has(n)) });
-  const result: ExecuteResult = await execute(plan, { threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash });
+  const result: ExecuteResult = await execute(plan, { threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device });
   const files = [...result.files];
   if (writesConfig) {
     const path = join(o.outDir, 'config.json');

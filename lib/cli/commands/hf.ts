@@ -5,6 +5,7 @@ import { formatSummary, gbPerSecond } from '../../export/summary.js';
 import { HF_ARCHITECTURES } from '../../hf/convert.js';
 import { exportHf, type HfExportOptions } from '../../hf/export.js';
 import { openCheckpoint } from '../../megatron/open.js';
+import { parseDevice } from '../../plan/device.js';
 import { type ModelType, MODEL_TYPES } from '../../megatron/types.js';
 import type { Command } from '../command.js';
 
@@ -25,6 +26,7 @@ Options:
   --model-type T         auto | ${MODEL_TYPES.join(' | ')} (default auto: guessed from the config)
   --vocab-size N         keep N vocabulary rows (default: the checkpoint's tokenizer vocab_size)
   --threads N            executor threads (default: all cores)
+  --device D             cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --dry-run              plan and validate only; print what would be written
   --json                 machine-readable result on stdout (nothing else there)
   --force                replace an existing directory at --out`;
@@ -81,6 +83,13 @@ export function parseHfArgs(argv: string[]): HfArgs {
       case '--threads':
         o.threads = intArg(a, value(), 1);
         break;
+      case '--device': {
+        const d = value();
+        if (!d) fail('E_USAGE', '--device needs a value');
+        parseDevice(d); // refuse a malformed device before planning
+        o.device = d;
+        break;
+      }
       case '--dry-run':
         o.dryRun = true;
         break;

@@ -3,6 +3,7 @@ import { fail } from '../../errors.js';
 import { ProgressBar } from '../../export/progress.js';
 import { formatSummary, gbPerSecond } from '../../export/summary.js';
 import { openCheckpoint } from '../../megatron/open.js';
+import { parseDevice } from '../../plan/device.js';
 import { type ModelType, MODEL_TYPES } from '../../megatron/types.js';
 import { assignOutputRanks, resolveLaunchPlace } from '../../scale/launch.js';
 import { shareExportOptions } from '../../scale/partitioned-export.js';
@@ -24,6 +25,7 @@ Options:
   --embedding-sharding-dim 0|1  0 = vocabulary rows (default), 1 = hidden columns
   --vocab-size N                tokenizer vocabulary: drop Megatron's padding rows beyond it
   --threads N                   executor threads (default: all cores)
+  --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --rank R --world-size W       write only this process's share of output ranks (also from torchrun/MPI/Slurm env)
   --dry-run                     plan and validate only; print what would be written
   --json                        machine-readable result on stdout (nothing else there)
@@ -97,6 +99,13 @@ export function parseTrtllmArgs(argv: string[]): Args {
       case '--threads':
         o['threads'] = intArg(a, value(), 1);
         break;
+      case '--device': {
+        const d = value();
+        if (!d) fail('E_USAGE', '--device needs a value');
+        parseDevice(d); // refuse a malformed device before planning
+        o['device'] = d;
+        break;
+      }
       case '--rank':
         rank = intArg(a, value(), 0);
         break;
