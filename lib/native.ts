@@ -34,7 +34,8 @@ export interface LoweredPlan {
 }
 
 export interface NativeJob {
-  promise: Promise<{ bytes: number; threads: number }>;
+  /** CPU runs also say the unit size used and how many mapped source bytes were released as they were consumed */
+  promise: Promise<{ bytes: number; threads: number; unitBytes?: number; releasedBytes?: number }>;
   /** stops the job between work units; its promise then rejects with code E_ABORTED */
   cancel(): void;
 }
@@ -49,8 +50,11 @@ export interface NativeMappedFile {
 
 export interface NativeAddon {
   features(): NativeFeatures;
-  /** `gpus`: run on these CUDA devices (native/src/cuda/device_executor.cu), `deviceMemory` bytes of staging each */
-  execute(plan: LoweredPlan, options: { threads?: number; gpus?: readonly number[]; deviceMemory?: number; onProgress?: (done: number, total: number) => void }): NativeJob;
+  /**
+   * `gpus`: run on these CUDA devices (native/src/cuda/device_executor.cu), `deviceMemory` bytes of staging each;
+   * `maxBufferBytes`: work buffers of all CPU threads together (default 1 GiB; units shrink, then threads)
+   */
+  execute(plan: LoweredPlan, options: { threads?: number; maxBufferBytes?: number; gpus?: readonly number[]; deviceMemory?: number; onProgress?: (done: number, total: number) => void }): NativeJob;
   /** the executor's cast kernels over a contiguous buffer (dtype codes of lib/tensor/dtype.ts) */
   convertBuffer(bytes: Uint8Array, srcCode: number, dstCode: number, add?: number, mul?: number): Uint8Array;
   MappedFile: new (path: string) => NativeMappedFile;

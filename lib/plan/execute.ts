@@ -18,6 +18,8 @@ export interface ExecuteProgress {
 export interface ExecutePlanOptions {
   /** worker threads (default: all hardware threads) */
   readonly threads?: number | undefined;
+  /** bytes the CPU threads' work buffers may hold together (default 1 GiB, at least 4096): bounds the memory of an export */
+  readonly maxBufferBytes?: number | undefined;
   /** called about ten times a second, and once at the end with bytesDone === bytesTotal */
   readonly onProgress?: ((p: ExecuteProgress) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -100,6 +102,7 @@ export async function executePlan(plan: CopyPlan, opts: ExecutePlanOptions = {})
   try {
     job = native.execute(lowered, {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.maxBufferBytes !== undefined ? { maxBufferBytes: opts.maxBufferBytes } : {}),
       ...(gpus ? { gpus, ...(opts.deviceMemory !== undefined ? { deviceMemory: opts.deviceMemory } : {}) } : {}),
       ...(opts.onProgress ? { onProgress: (done: number) => settled || report(done) } : {}),
     });

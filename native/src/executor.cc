@@ -17,6 +17,7 @@
 #include "gather.h"
 #include "js_error.h"
 #include "plan.h"
+#include "window.h"
 
 namespace mcore {
 
@@ -44,16 +45,16 @@ void pwriteAll(int fd, const uint8_t* data, uint64_t length, uint64_t offset, co
   }
 }
 
-// Splits each output's data section into units of about kUnitBytes, each boundary on an element of the
+// Splits each output's data section into units of about `unitBytes`, each boundary on an element of the
 // tensor it falls in.
-std::vector<Unit> planUnits(const Plan& plan) {
+std::vector<Unit> planUnits(const Plan& plan, uint64_t unitBytes) {
   std::vector<Unit> units;
   for (size_t o = 0; o < plan.outputs.size(); o++) {
     const Output& out = plan.outputs[o];
     uint64_t at = out.header.size();
     size_t ti = 0;
     while (at < out.size) {
-      uint64_t end = std::min(out.size, at + kUnitBytes);
+      uint64_t end = std::min(out.size, at + unitBytes);
       if (end < out.size) {
         while (ti < out.tensors.size() && plan.tensors[out.tensors[ti]].byteStart + plan.tensors[out.tensors[ti]].byteLength <= end) ti++;
         const Tensor& t = plan.tensors[out.tensors[ti]];
@@ -68,15 +69,47 @@ std::vector<Unit> planUnits(const Plan& plan) {
   return units;
 }
 
+// For every tensor in the unit, calls onTensor(tensor, e0, e1) (the unit holds its elements [e0, e1)), then
+// onPart(piece, lo, hi) for each of its pieces that may have elements [lo, hi) there, in output order. The
+// executor gathers these parts; counting them beforehand tells when a piece's last part is done.
+template <typename OnTensor, typename OnPart>
+void forEachPart(const Plan& plan, const Unit& u, OnTensor&& onTensor, OnPart&& onPart) {
+  const Output& out = plan.outputs[u.output];
+  // first tensor ending after u.begin
+  auto it = std::upper_bound(out.tensors.begin(), out.tensors.end(), u.begin, [&](uint64_t at, int ti) {
+    return at < plan.tensors[ti].byteStart + plan.tensors[ti].byteLength;
+  });
+  for (; it != out.tensors.end(); ++it) {
+    const Tensor& t = plan.tensors[*it];
+    if (t.byteStart >= u.end) break;
+    uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
+    uint64_t b = std::max(u.begin, t.byteStart), e = std::min(u.end, t.byteStart + t.byteLength);
+    int64_t e0 = static_cast<int64_t>((b - t.byteStart) / size), e1 = static_cast<int64_t>((e - t.byteStart) / size);
+    onTensor(t, e0, e1);
+    for (int pi : t.pieces) {
+      const Piece& pc = plan.pieces[pi];
+      if (pc.dmin >= e1) break;
+      if (pc.dmax < e0) continue;
+      onPart(pi, firstAtOrAfter(pc, e0), firstAtOrAfter(pc, e1));
+    }
+  }
+}
+
+struct Part {
+  int piece;
+  int64_t lo, hi;
+};
+
 class Job : public Napi::AsyncWorker {
  public:
   Job(Napi::Env env, Plan plan, std::vector<Napi::Reference<Napi::Value>> keepAlive, unsigned threads,
-      std::shared_ptr<std::atomic<bool>> cancelled)
+      uint64_t maxBufferBytes, std::shared_ptr<std::atomic<bool>> cancelled)
       : Napi::AsyncWorker(env, "mcore-execute"),
         deferred_(Napi::Promise::Deferred::New(env)),
         plan_(std::move(plan)),
         keepAlive_(std::move(keepAlive)),
         threads_(threads),
+        maxBufferBytes_(maxBufferBytes),
         cancelled_(std::move(cancelled)) {}
 
   ~Job() override { closeOutputs(); }
@@ -110,6 +143,8 @@ class Job : public Napi::AsyncWorker {
     Napi::Object result = Napi::Object::New(env);
     result.Set("bytes", Napi::Number::New(env, static_cast<double>(plan_.totalBytes)));
     result.Set("threads", Napi::Number::New(env, usedThreads_));
+    result.Set("unitBytes", Napi::Number::New(env, static_cast<double>(unitBytes_)));
+    result.Set("releasedBytes", Napi::Number::New(env, static_cast<double>(release_ ? release_->releasedBytes() : 0)));
     deferred_.Resolve(result);
   }
 
@@ -148,8 +183,14 @@ class Job : public Napi::AsyncWorker {
       runOnDevices();
       return;
     }
-    units_ = planUnits(plan_);
-    unsigned n = std::max(1u, std::min<unsigned>(threads_, static_cast<unsigned>(std::max<size_t>(units_.size(), plan_.outputs.size()))));
+    // the buffers (threads × unit) stay within maxBufferBytes; consumed source pages are dropped as units finish
+    WindowShape shape = shapeWindow(maxBufferBytes_, threads_, kUnitBytes);
+    unitBytes_ = shape.unitBytes;
+    units_ = planUnits(plan_, unitBytes_);
+    std::vector<int64_t> partsPerPiece(plan_.pieces.size(), 0);
+    for (const Unit& u : units_) forEachPart(plan_, u, [](const Tensor&, int64_t, int64_t) {}, [&](int pi, int64_t, int64_t) { partsPerPiece[pi]++; });
+    release_ = std::make_unique<SourceRelease>(plan_, partsPerPiece);
+    unsigned n = std::max(1u, std::min<unsigned>(shape.threads, static_cast<unsigned>(units_.size())));
     usedThreads_ = n;
     start_ = std::chrono::steady_clock::now();
     std::vector<std::thread> pool;
@@ -184,7 +225,7 @@ class Job : public Napi::AsyncWorker {
         }
         size_t u = nextUnit_.fetch_add(1);
         if (u >= units_.size()) break;
-        if (!buffer) buffer.reset(new uint8_t[kUnitBytes]);
+        if (!buffer) buffer.reset(new uint8_t[unitBytes_]);
         runUnit(units_[u], buffer.get());
         done_ += units_[u].end - units_[u].begin;
         maybeReport();
@@ -207,32 +248,37 @@ class Job : public Napi::AsyncWorker {
 
   void runUnit(const Unit& u, uint8_t* buffer) {
     const Output& out = plan_.outputs[u.output];
-    // first tensor ending after u.begin
-    auto it = std::upper_bound(out.tensors.begin(), out.tensors.end(), u.begin, [&](uint64_t at, int ti) {
-      return at < plan_.tensors[ti].byteStart + plan_.tensors[ti].byteLength;
-    });
-    for (; it != out.tensors.end(); ++it) {
-      const Tensor& t = plan_.tensors[*it];
-      if (t.byteStart >= u.end) break;
-      uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
-      uint64_t b = std::max(u.begin, t.byteStart), e = std::min(u.end, t.byteStart + t.byteLength);
-      int64_t e0 = static_cast<int64_t>((b - t.byteStart) / size), e1 = static_cast<int64_t>((e - t.byteStart) / size);
-      uint8_t* window = buffer + (b - u.begin);
-      int64_t covered = 0;
-      for (int pi : t.pieces) {
-        const Piece& pc = plan_.pieces[pi];
-        if (pc.dmin >= e1) break;
-        if (pc.dmax < e0) continue;
-        int64_t lo = firstAtOrAfter(pc, e0), hi = firstAtOrAfter(pc, e1);
-        if (hi > lo && pc.source >= 0 && !plan_.sources[pc.source].memory) adviseSource(pc, lo, hi);
-        gatherRange(pc, lo, hi, window, e0);
-        covered += hi - lo;
-      }
-      if (covered != e1 - e0) {
-        throw NativeError("E_FORMAT", "tensor " + t.name + " in " + out.path + ": its pieces overlap or leave gaps near element " +
+    const Tensor* tensor = nullptr;
+    uint8_t* window = nullptr;
+    int64_t covered = 0, e0 = 0, e1 = 0;
+    auto checkCovered = [&] {
+      if (tensor && covered != e1 - e0) {
+        throw NativeError("E_FORMAT", "tensor " + tensor->name + " in " + out.path + ": its pieces overlap or leave gaps near element " +
                                           std::to_string(e0));
       }
-    }
+    };
+    thread_local std::vector<Part> parts;
+    parts.clear();
+    forEachPart(
+        plan_, u,
+        [&](const Tensor& t, int64_t a, int64_t b) {
+          checkCovered();
+          tensor = &t;
+          window = buffer + (std::max(u.begin, t.byteStart) - u.begin);
+          covered = 0;
+          e0 = a;
+          e1 = b;
+        },
+        [&](int pi, int64_t lo, int64_t hi) {
+          const Piece& pc = plan_.pieces[pi];
+          if (hi > lo && pc.source >= 0 && !plan_.sources[pc.source].memory) adviseSource(pc, lo, hi);
+          gatherRange(pc, lo, hi, window, e0);
+          covered += hi - lo;
+          parts.push_back({pi, lo, hi});
+        });
+    checkCovered();
+    // the bytes are in the buffer: the source pages they came from are no longer needed by this unit
+    for (const Part& p : parts) release_->consumed(p.piece, p.lo, p.hi);
     pwriteAll(fds_[u.output], buffer, u.end - u.begin, u.begin, out.path);
   }
 
@@ -290,6 +336,9 @@ class Job : public Napi::AsyncWorker {
   Plan plan_;
   std::vector<Napi::Reference<Napi::Value>> keepAlive_;
   unsigned threads_;
+  uint64_t maxBufferBytes_;
+  uint64_t unitBytes_ = 0;
+  std::unique_ptr<SourceRelease> release_;
   DeviceOptions devices_;
   unsigned usedThreads_ = 0;
   std::shared_ptr<std::atomic<bool>> cancelled_;
@@ -320,6 +369,12 @@ Napi::Value Execute(const Napi::CallbackInfo& info) {
     if (t < 1 || t > 1024) throwJs(env, "E_USAGE", "threads must be between 1 and 1024");
     threads = static_cast<unsigned>(t);
   }
+  // bytes of work buffers all threads together may hold (the unit size shrinks, then the thread count)
+  uint64_t maxBufferBytes = kDefaultMaxBufferBytes;
+  if (opts.Has("maxBufferBytes") && !opts.Get("maxBufferBytes").IsUndefined()) {
+    maxBufferBytes = requireIndex(env, opts.Get("maxBufferBytes"), "maxBufferBytes");
+    if (maxBufferBytes < kMinUnitBytes) throwJs(env, "E_USAGE", "maxBufferBytes must be at least " + std::to_string(kMinUnitBytes));
+  }
   // {gpus: number[], deviceMemory?: bytes}: run on CUDA GPUs
   DeviceOptions devices;
   Napi::Value gpus = opts.Get("gpus");
@@ -335,7 +390,7 @@ Napi::Value Execute(const Napi::CallbackInfo& info) {
   std::vector<Napi::Reference<Napi::Value>> keepAlive;
   Plan plan = decodePlan(env, info[0].As<Napi::Object>(), keepAlive);
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  auto* job = new Job(env, std::move(plan), std::move(keepAlive), threads, cancelled);
+  auto* job = new Job(env, std::move(plan), std::move(keepAlive), threads, maxBufferBytes, cancelled);
   if (!devices.gpus.empty()) job->setDevices(std::move(devices));
   Napi::Value onProgress = opts.Get("onProgress");
   if (onProgress.IsFunction()) {

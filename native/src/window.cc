@@ -1,0 +1,77 @@
+#include "window.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace mcore {
+
+WindowShape shapeWindow(uint64_t maxBufferBytes, unsigned threads, uint64_t preferredUnit) {
+  uint64_t budget = std::max(maxBufferBytes, kMinUnitBytes);
+  unsigned n = std::max(1u, threads);
+  if (budget / n < kMinUnitBytes) n = static_cast<unsigned>(std::max<uint64_t>(1, budget / kMinUnitBytes));
+  uint64_t unit = std::min(preferredUnit, budget / n);
+  unit = std::max(kMinUnitBytes, unit / kMinUnitBytes * kMinUnitBytes);  // whole pages
+  return {n, unit};
+}
+
+// Bounds of the source elements read by elements [lo, hi) of the piece (row-major order over its normalised
+// dims): dims outside the first one where lo and hi - 1 differ are fixed, that dim runs between the two,
+// and the dims inside it may take any index. Exact for one-dim (contiguous) pieces, at most one inner span
+// too wide at each end otherwise.
+SourceSpan sourceSpan(const Piece& pc, int64_t lo, int64_t hi) {
+  if (hi <= lo || pc.srcSize == 0) return {};
+  int64_t a[kMaxRank], b[kMaxRank];
+  int64_t ka = lo, kb = hi - 1;
+  for (int d = pc.rank - 1; d >= 0; d--) {
+    a[d] = ka % pc.shape[d];
+    ka /= pc.shape[d];
+    b[d] = kb % pc.shape[d];
+    kb /= pc.shape[d];
+  }
+  int64_t minEl = 0, maxEl = 0;
+  int d = 0;
+  for (; d < pc.rank && a[d] == b[d]; d++) {
+    minEl += a[d] * pc.srcStrides[d];
+    maxEl += a[d] * pc.srcStrides[d];
+  }
+  if (d < pc.rank) {
+    int64_t x = a[d] * pc.srcStrides[d], y = b[d] * pc.srcStrides[d];
+    minEl += std::min(x, y);
+    maxEl += std::max(x, y);
+    for (int e = d + 1; e < pc.rank; e++) {
+      int64_t s = (pc.shape[e] - 1) * pc.srcStrides[e];
+      (s < 0 ? minEl : maxEl) += s;
+    }
+  }
+  // srcBase is element 0 of the view; the caller turns this into a file offset
+  return {static_cast<uint64_t>(minEl * pc.srcSize), static_cast<uint64_t>((maxEl - minEl + 1) * pc.srcSize)};
+}
+
+SourceRelease::SourceRelease(const Plan& plan, const std::vector<int64_t>& unitsPerPiece)
+    : plan_(plan), remaining_(new std::atomic<int64_t>[unitsPerPiece.size()]) {
+  for (size_t i = 0; i < unitsPerPiece.size(); i++) remaining_[i].store(unitsPerPiece[i], std::memory_order_relaxed);
+}
+
+void SourceRelease::drop(const MappedFile& file, uint64_t begin, uint64_t length) {
+  if (length == 0) return;
+  file.advise(begin, length, MappedFile::Advice::DontNeed);
+  released_.fetch_add(length, std::memory_order_relaxed);
+}
+
+void SourceRelease::consumed(int piece, int64_t lo, int64_t hi) {
+  const Piece& pc = plan_.pieces[piece];
+  bool fileBacked = pc.source >= 0 && !plan_.sources[pc.source].memory && plan_.sources[pc.source].file;
+  bool last = remaining_[piece].fetch_sub(1, std::memory_order_acq_rel) == 1;
+  if (!fileBacked) return;
+  const MappedFile& file = *plan_.sources[pc.source].file;
+  uint64_t base = static_cast<uint64_t>(pc.srcBase - file.data());  // file offset of view element 0
+  SourceSpan span = sourceSpan(pc, lo, hi);
+  uint64_t read = static_cast<uint64_t>(hi - lo) * static_cast<uint64_t>(pc.srcSize);
+  bool dense = span.length <= 4 * read + (64u << 10);
+  // minEl may be negative for negative strides; the unsigned sum wraps back into the file
+  if (dense && hi > lo) drop(file, base + span.begin, span.length);
+  if (last) drop(file, pc.regionOffset, pc.regionLength);
+}
+
+}  // namespace mcore
