@@ -1,9 +1,9 @@
 // Test support: runs the interop virtualenv's Python (torch + safetensors) as the independent reference.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { interopPython } from '../support/python.js';
 
-export const PYTHON = fileURLToPath(new URL('../../.venv-interop/bin/python', import.meta.url));
+export const PYTHON = interopPython();
 
 /** Why Python cannot be used, or null when it can. */
 export function pythonUnavailable(): string | null {

@@ -15,13 +15,14 @@ import { presetSpec, type Family, type ModelSpec } from '../../bench/generate/mo
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { BIG, writeBigZip } from '../generate/big-zip.js';
 import { materialize } from '../support/materialize.js';
+import { PYTHON_CANDIDATES } from '../support/python.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHECK = join(ROOT, 'test/interop/generator_check.py');
 
 /** A Python that imports torch: $MCORE_INTEROP_PYTHON, else the repo's .venv-interop, else the cached venv. */
 function findPython(): { python?: string; reason?: string } {
-  const candidates = [process.env['MCORE_INTEROP_PYTHON'], join(ROOT, '.venv-interop/bin/python'), join(ROOT, 'node_modules/.cache/mcore-interop-venv/bin/python')];
+  const candidates = [...PYTHON_CANDIDATES];
   const tried: string[] = [];
   for (const py of candidates) {
     if (!py || !existsSync(py)) continue;

@@ -9,8 +9,9 @@ import { safetensorsLayout } from '../../lib/formats/safetensors-writer.js';
 import { executePlan } from '../../lib/plan/execute.js';
 import type { CopyPlan } from '../../lib/plan/plan.js';
 import { memoryView } from '../../lib/tensor/view.js';
+import { interopPython } from '../support/python.js';
 
-const PYTHON = join(process.cwd(), '.venv-interop', 'bin', 'python');
+const PYTHON = interopPython();
 const hasPython = existsSync(PYTHON);
 if (!hasPython) console.warn(`safetensors interop check skipped: no ${PYTHON}`);
 

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNative } from '../../lib/native.js';
 import { DTYPES, type DType } from '../../lib/tensor/dtype.js';
+import { interopPython } from '../support/python.js';
 
-const PYTHON = join(process.cwd(), '.venv-interop', 'bin', 'python');
+const PYTHON = interopPython();
 const hasTorch = existsSync(PYTHON) && (() => {
   try {
     execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
@@ -17,7 +18,7 @@ const hasTorch = existsSync(PYTHON) && (() => {
     return false;
   }
 })();
-if (!hasTorch) console.warn(`torch cross-check skipped: no ${PYTHON} with torch (create .venv-interop to run it)`);
+if (!hasTorch) console.warn(`torch cross-check skipped: no ${PYTHON} with torch (run scripts/interop-venv.sh to create one)`);
 
 const dir = mkdtempSync(join(tmpdir(), 'mcore-torch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readZip } from '../../lib/formats/zip.js';
 import { rewriteTorchZip } from '../fuzz/zip-ops.js';
-import { BUILT, ROOT, cli, copyFixture, FIXTURES } from './support/cli.js';
+import { BUILT, cli, copyFixture, FIXTURES } from './support/cli.js';
+import { interopPython } from '../support/python.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mcore-evil-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -60,7 +61,7 @@ const PAYLOADS: Payload[] = [
   { name: 'os.system via INST', make: (c) => b('(', str(touch(c)), 'ios\nsystem\n.'), codes: ['E_SECURITY', 'E_UNSUPPORTED'] },
 ];
 
-const VENV_PY = join(ROOT, '.venv-interop', 'bin', 'python');
+const VENV_PY = interopPython();
 const hasTorch = existsSync(VENV_PY) && spawnSync(VENV_PY, ['-c', 'import torch'], { timeout: 60_000 }).status === 0;
 const hasPython = spawnSync('python3', ['-c', 'import pickle'], { timeout: 10_000 }).status === 0;
 
