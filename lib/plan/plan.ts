@@ -1,5 +1,4 @@
 import type { DType } from '../tensor/dtype.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { View } from '../tensor/view.js';
 
 /**
