@@ -48,7 +48,7 @@ type Width = 2 | 4 | 8;
 function put(b: Buffer, at: number, w: Width, v: number): void {
   if (w === 2) b.writeUInt16LE(v & 0xffff, at);
   else if (w === 4) b.writeUInt32LE(v >>> 0, at);
-  else b.writeBigUInt64LE(BigInt(Math.max(0, Math.min(v, Number.MAX_SAFE_INTEGER))) + 0n, at);
+  else b.writeBigUInt64LE(BigInt(Math.max(0, Math.min(v, Number.MAX_SAFE_INTEGER))), at);
 }
 function get(b: Buffer, at: number, w: Width): number {
   return w === 2 ? b.readUInt16LE(at) : w === 4 ? b.readUInt32LE(at) : Number(b.readBigUInt64LE(at));
