@@ -62,8 +62,13 @@ export interface NativeAddon {
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Where an addon may be, in the order they are tried: prebuilds, then a local cmake-js or node-gyp build. */
+/**
+ * Where an addon may be, in the order they are tried: $MCORE_EXPORT_ADDON (an explicit file, e.g. a CPU-only
+ * build), prebuilds, then a local cmake-js or node-gyp build.
+ */
 export function nativeCandidates(root = ROOT): string[] {
+  const explicit = process.env['MCORE_EXPORT_ADDON'];
+  if (explicit) return [explicit];
   const out: string[] = [];
   const pre = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   if (existsSync(pre)) {
@@ -75,6 +80,13 @@ export function nativeCandidates(root = ROOT): string[] {
 }
 
 let cached: NativeAddon | undefined;
+let cachedPath: string | undefined;
+
+/** The file the addon was loaded from (loads it if needed). */
+export function nativePath(): string {
+  loadNative();
+  return cachedPath!;
+}
 
 export function loadNative(): NativeAddon {
   if (cached) return cached;
@@ -87,6 +99,7 @@ export function loadNative(): NativeAddon {
     }
     try {
       cached = require(path) as NativeAddon;
+      cachedPath = path;
       return cached;
     } catch (e) {
       tried.push(`${path} (${(e as Error).message.split('\n')[0]})`);

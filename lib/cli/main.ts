@@ -7,9 +7,10 @@ import { inspect } from './commands/inspect.js';
 import { trtllm } from './commands/trtllm.js';
 import { verify } from './commands/verify.js';
 import { hf } from './commands/hf.js';
+import { featuresCmd } from './commands/features.js';
 
 /** Registered subcommands; each lives in commands/<name>.ts. */
-const COMMANDS: Command[] = [demo, build, exportCmd, inspect, trtllm, verify, hf];
+const COMMANDS: Command[] = [demo, inspect, trtllm, hf, verify, build, exportCmd, featuresCmd];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
