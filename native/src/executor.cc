@@ -183,13 +183,27 @@ class Job : public Napi::AsyncWorker {
       runOnDevices();
       return;
     }
-    // the buffers (threads × unit) stay within maxBufferBytes; consumed source pages are dropped as units finish
-    WindowShape shape = shapeWindow(maxBufferBytes_, threads_, kUnitBytes);
+    // the buffers and the source pages units map (threads × unit × (1 + src/dst size)) stay within
+    // maxBufferBytes; consumed source pages are dropped as units finish
+    WindowShape shape = shapeWindow(maxBufferBytes_, threads_, kUnitBytes, bytesPerUnitByte(plan_));
     unitBytes_ = shape.unitBytes;
     units_ = planUnits(plan_, unitBytes_);
     std::vector<int64_t> partsPerPiece(plan_.pieces.size(), 0);
     for (const Unit& u : units_) forEachPart(plan_, u, [](const Tensor&, int64_t, int64_t) {}, [&](int pi, int64_t, int64_t) { partsPerPiece[pi]++; });
     release_ = std::make_unique<SourceRelease>(plan_, partsPerPiece);
+    unitsPerOutput_.assign(plan_.outputs.size(), 0);
+    for (const Unit& u : units_) unitsPerOutput_[u.output]++;
+    // units are in file order, output after output
+    firstUnit_.assign(plan_.outputs.size(), 0);
+    std::vector<std::vector<uint64_t>> ends(plan_.outputs.size());
+    for (size_t u = 0; u < units_.size(); u++) {
+      if (ends[units_[u].output].empty()) firstUnit_[units_[u].output] = u;
+      ends[units_[u].output].push_back(units_[u].end);
+    }
+    writeBehind_.clear();
+    for (size_t o = 0; o < plan_.outputs.size(); o++) writeBehind_.push_back(std::make_unique<WriteBehind>(fds_[o], std::move(ends[o])));
+    unitsLeft_.reset(new std::atomic<int64_t>[plan_.outputs.size()]);
+    for (size_t o = 0; o < plan_.outputs.size(); o++) unitsLeft_[o].store(unitsPerOutput_[o]);
     unsigned n = std::max(1u, std::min<unsigned>(shape.threads, static_cast<unsigned>(units_.size())));
     usedThreads_ = n;
     start_ = std::chrono::steady_clock::now();
@@ -229,13 +243,17 @@ class Job : public Napi::AsyncWorker {
         runUnit(units_[u], buffer.get());
         done_ += units_[u].end - units_[u].begin;
         maybeReport();
+        int o = units_[u].output;
+        writeBehind_[o]->written(u - firstUnit_[o], plan_.outputs[o].path);
+        // the thread that writes an output's last unit flushes it while the others go on with the next file
+        if (unitsLeft_[o].fetch_sub(1) == 1) finishOutput(o);
       }
-      // flush to stable storage, one output at a time per thread
+      // outputs without data units (header only)
       for (;;) {
         if (stop_.load()) return;
         size_t o = nextSync_.fetch_add(1);
         if (o >= fds_.size()) break;
-        if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
+        if (unitsPerOutput_[o] == 0) finishOutput(static_cast<int>(o));
       }
     } catch (const NativeError& e) {
       fail(e.code(), e.what());
@@ -244,6 +262,12 @@ class Job : public Napi::AsyncWorker {
     } catch (const std::exception& e) {
       fail("E_NATIVE", e.what());
     }
+  }
+
+  // Flushes a complete output to stable storage, then drops its now clean pages from the page cache.
+  void finishOutput(int o) {
+    if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
+    writeBehind_[o]->finished();
   }
 
   void runUnit(const Unit& u, uint8_t* buffer) {
@@ -349,6 +373,10 @@ class Job : public Napi::AsyncWorker {
   std::vector<Unit> units_;
   std::atomic<size_t> nextUnit_{0};
   std::atomic<size_t> nextSync_{0};
+  std::vector<int64_t> unitsPerOutput_;
+  std::vector<size_t> firstUnit_;
+  std::vector<std::unique_ptr<WriteBehind>> writeBehind_;
+  std::unique_ptr<std::atomic<int64_t>[]> unitsLeft_;
   std::atomic<uint64_t> done_{0};
   std::atomic<int64_t> lastReportMs_{-1000};  // the first finished unit reports at once
   std::chrono::steady_clock::time_point start_;

@@ -1,18 +1,32 @@
 #include "window.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+
+#include "native_error.h"
 
 namespace mcore {
 
-WindowShape shapeWindow(uint64_t maxBufferBytes, unsigned threads, uint64_t preferredUnit) {
-  uint64_t budget = std::max(maxBufferBytes, kMinUnitBytes);
+WindowShape shapeWindow(uint64_t maxBufferBytes, unsigned threads, uint64_t preferredUnit, uint64_t bytesPerUnitByte) {
+  uint64_t perUnitByte = std::max<uint64_t>(1, bytesPerUnitByte);
+  uint64_t budget = std::max(maxBufferBytes, kMinUnitBytes) / perUnitByte;  // in unit bytes
   unsigned n = std::max(1u, threads);
   if (budget / n < kMinUnitBytes) n = static_cast<unsigned>(std::max<uint64_t>(1, budget / kMinUnitBytes));
   uint64_t unit = std::min(preferredUnit, budget / n);
   unit = std::max(kMinUnitBytes, unit / kMinUnitBytes * kMinUnitBytes);  // whole pages
   return {n, unit};
+}
+
+uint64_t bytesPerUnitByte(const Plan& plan) {
+  uint64_t ratio = 0;
+  for (const Piece& pc : plan.pieces) {
+    if (pc.source < 0 || plan.sources[pc.source].memory || pc.dstSize == 0) continue;
+    ratio = std::max<uint64_t>(ratio, static_cast<uint64_t>((pc.srcSize + pc.dstSize - 1) / pc.dstSize));
+  }
+  return 1 + ratio;
 }
 
 // Bounds of the source elements read by elements [lo, hi) of the piece (row-major order over its normalised
@@ -72,6 +86,48 @@ void SourceRelease::consumed(int piece, int64_t lo, int64_t hi) {
   // minEl may be negative for negative strides; the unsigned sum wraps back into the file
   if (dense && hi > lo) drop(file, base + span.begin, span.length);
   if (last) drop(file, pc.regionOffset, pc.regionLength);
+}
+
+}  // namespace mcore
+
+namespace mcore {
+
+WriteBehind::WriteBehind(int fd, std::vector<uint64_t> unitEnds) : fd_(fd), ends_(std::move(unitEnds)), done_(ends_.size(), false) {}
+
+void WriteBehind::written(size_t k, const std::string& path) {
+#if defined(__linux__)
+  uint64_t startFrom = 0, startTo = 0, dropFrom = 0, dropTo = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_[k] = true;
+    uint64_t prefix = started_;
+    while (next_ < ends_.size() && done_[next_]) prefix = ends_[next_++];
+    if (prefix - started_ < kWriteBehindBytes) return;
+    dropFrom = dropped_;
+    dropTo = started_;
+    startFrom = started_;
+    startTo = prefix;
+    dropped_ = started_;
+    started_ = prefix;
+  }
+  ::sync_file_range(fd_, static_cast<off_t>(startFrom), static_cast<off_t>(startTo - startFrom), SYNC_FILE_RANGE_WRITE);
+  if (dropTo > dropFrom) {
+    // the previous part has had a whole part's time to be written back; wait for it, then let it go
+    unsigned flags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+    if (::sync_file_range(fd_, static_cast<off_t>(dropFrom), static_cast<off_t>(dropTo - dropFrom), flags) != 0 && errno == EIO)
+      throwErrno("cannot write", path, errno);
+    ::posix_fadvise(fd_, static_cast<off_t>(dropFrom), static_cast<off_t>(dropTo - dropFrom), POSIX_FADV_DONTNEED);
+  }
+#else
+  (void)k;
+  (void)path;
+#endif
+}
+
+void WriteBehind::finished() {
+#ifdef POSIX_FADV_DONTNEED
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);  // a hint: failure changes nothing we rely on
+#endif
 }
 
 }  // namespace mcore
