@@ -13,7 +13,7 @@ W=/tmp/e2e
 rm -rf "$W" && mkdir -p "$W"
 CK=$W/ckpt
 now() { date +%s.%N; }
-el() { echo "$2 - $1" | bc -l; }
+el() { python3 -c "print(round($2 - $1, 3))"; }
 df -h /tmp | tee "$OUT/df.txt"
 t0=$(now)
 node dist-bench/bench/generate/cli.js --out "$CK" --family llama --format torch --layers "$LAYERS" --hidden 4096 --ffn 14336 \

@@ -40,14 +40,15 @@ MCORE_HD float bitsFloat(uint32_t u) {
 MCORE_HD float bf16ToFloat(uint16_t h) { return bitsFloat(static_cast<uint32_t>(h) << 16); }
 
 MCORE_HD float f16ToFloatBits(uint16_t h) {
+  // all three candidates, then a select: no divergent branches in GPU warps (random bits mix the classes)
   uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1Fu;
   uint32_t mant = h & 0x3FFu;
-  if (exp == 0x1F) return bitsFloat(sign | 0x7F800000u | (mant ? 0x400000u : 0u) | (mant << 13));
-  if (exp != 0) return bitsFloat(sign | ((exp + 127 - 15) << 23) | (mant << 13));
+  uint32_t special = sign | 0x7F800000u | (mant ? 0x400000u : 0u) | (mant << 13);
+  uint32_t normal = sign | ((exp + 127 - 15) << 23) | (mant << 13);
   // zero or subnormal: mant × 2^-24, exact in f32
-  float v = static_cast<float>(mant) * bitsFloat(0x33800000u);  // 2^-24
-  return bitsFloat(sign | floatBits(v));
+  uint32_t small = sign | floatBits(static_cast<float>(mant) * bitsFloat(0x33800000u));  // 2^-24
+  return bitsFloat(exp == 0x1F ? special : exp != 0 ? normal : small);
 }
 
 MCORE_HD float f8e4m3fnToFloatBits(uint8_t b) {
@@ -116,6 +117,20 @@ MCORE_HD uint8_t floatToF8e5m2(float f) {
   return sign | static_cast<uint8_t>(a >> 21);
 }
 
+// f32 add and multiply with x86 SSE's NaN results, on both CPU and GPU: a NaN operand comes out quieted with
+// its sign and payload (the tensor value first), a NaN made from numbers (Inf - Inf, 0 × Inf) is x86's default
+// NaN 0xFFC00000. (GPUs return the canonical 0x7FFFFFFF for both, which would change NaN payloads and the sign
+// that fp8 keeps.)
+MCORE_HD bool isNanBits(uint32_t u) { return (u & 0x7FFFFFFFu) > 0x7F800000u; }
+MCORE_HD float nanResult(float x, float c, float r) {
+  uint32_t ux = floatBits(x), uc = floatBits(c);
+  if (isNanBits(ux)) return bitsFloat(ux | 0x400000u);
+  if (isNanBits(uc)) return bitsFloat(uc | 0x400000u);
+  return isNanBits(floatBits(r)) ? bitsFloat(0xFFC00000u) : r;
+}
+MCORE_HD float addX86(float x, float c) { return nanResult(x, c, x + c); }
+MCORE_HD float mulX86(float x, float c) { return nanResult(x, c, x * c); }
+
 /** `r = round_to_src(x + add)`, then `y = r * mul` (both in f32, as torch's opmath does). */
 struct Affine {
   bool hasAdd = false;
@@ -171,10 +186,10 @@ MCORE_HD typename Storage<D>::T convertValue(typename Storage<S>::T v, const Aff
     float x = decodeAs<S>(v);
     if (a.hasAdd) {
       // torch computes `t + c` in f32 and rounds back to t's dtype; for that rounding the value is an f32 result
-      x = x + a.add;
+      x = addX86(x, a.add);
       if constexpr (S != DType::F32) x = decodeAs<S>(encodeAs<S, DType::F32>(x));
     }
-    float y = a.hasMul ? x * a.mul : x;
+    float y = a.hasMul ? mulX86(x, a.mul) : x;
     // after `* mul` the value is an f32 result; after `+ add` alone it is a value of S (already rounded)
     return a.hasMul ? encodeAs<D, DType::F32>(y) : encodeAs<D, S>(y);
   }

@@ -30,6 +30,9 @@ const GPUS = feat.cudaDevices;
 // without a GPU (a smoke test of this script) only the CPU runs
 const CUDA_DEVICES = GPUS >= 1 ? ['cuda', ...(GPUS >= 2 ? ['cuda:0,1'] : [])] : [];
 const WORK = mkdtempSync('/tmp/gpu-checks-');
+// --only PREFIX: just the comparisons whose label starts with PREFIX (e.g. plan-2, cast-float32), for debugging
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const SECTIONS = process.argv.includes('--sections') ? process.argv[process.argv.indexOf('--sections') + 1].split(',') : undefined;
 mkdirSync(OUT, { recursive: true });
 const report = { features: feat, sections: {}, failures: [] };
 
@@ -84,26 +87,46 @@ function randomBytes(r, n) {
   return b;
 }
 
+/** Where two safetensors files first differ: byte offset and the tensor there. */
+function firstDiff(a, b) {
+  const x = readFileSync(a), y = readFileSync(b);
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  const n = Number(x.readBigUInt64LE(0));
+  const header = JSON.parse(x.subarray(8, 8 + n).toString());
+  const at = i - 8 - n;
+  const hit = Object.entries(header).find(([k, v]) => k !== '__metadata__' && v.data_offsets[0] <= at && at < v.data_offsets[1]);
+  return { byte: i, lengths: [x.length, y.length], tensor: hit?.[0], dtype: hit?.[1].dtype, element: hit ? (at - hit[1].data_offsets[0]) : undefined,
+    cpu: [...x.subarray(i, i + 8)].map((v) => v.toString(16)).join(' '), cuda: [...y.subarray(i, i + 8)].map((v) => v.toString(16)).join(' ') };
+}
+
 /** Runs `plan(dir)` on the CPU and on each CUDA device; every file must have the same bytes. */
 async function compareDevices(s, label, makePlan, extra = {}) {
+  if (ONLY && !label.startsWith(ONLY)) return;
   const hashes = {};
+  const kept = {};
   for (const device of ['cpu', ...CUDA_DEVICES]) {
     const dir = join(WORK, `${label}-${device.replace(/[:,]/g, '_')}`);
     mkdirSync(dir, { recursive: true });
     try {
       const res = await executePlan(makePlan(dir), { device, hash: true, ...extra });
       hashes[device] = res.files.map((f) => f.sha256).join(',');
+      kept[device] = { dir, files: res.files.map((f) => f.path) };
     } catch (e) {
       s.bad(`${label} on ${device}`, `${e.code}: ${e.message}`);
       rmSync(dir, { recursive: true, force: true });
+      for (const k of Object.values(kept)) rmSync(k.dir, { recursive: true, force: true });
       return;
     }
-    rmSync(dir, { recursive: true, force: true });
   }
   for (const d of CUDA_DEVICES) {
     if (hashes[d] === hashes.cpu) s.ok();
-    else s.bad(`${label}: ${d} differs from cpu`, `${hashes[d]} vs ${hashes.cpu}`);
+    else {
+      const i = kept.cpu.files.findIndex((f, j) => sha(f) !== sha(kept[d].files[j]));
+      s.bad(`${label}: ${d} differs from cpu`, JSON.stringify(firstDiff(kept.cpu.files[i], kept[d].files[i])));
+    }
   }
+  for (const k of Object.values(kept)) rmSync(k.dir, { recursive: true, force: true });
 }
 
 // ---- 1. casts ----
@@ -360,6 +383,7 @@ async function errors() {
 
 const quick = process.argv.includes('--quick');
 for (const [name, fn] of [['casts', casts], ['random', () => randomPlans(quick ? 40 : 300)], ['large', largePlan], ['fixtures', fixtures], ['errors', errors]]) {
+  if (SECTIONS && !SECTIONS.includes(name)) continue;
   try {
     await fn();
   } catch (e) {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -442,7 +443,31 @@ class Runner {
     pwriteAll(fds_[u.output], s.hostOut, bytes, u.begin, out.path);
   }
 
+  // MCORE_CUDA_DEBUG=1: synchronise after every launch and name the kernel that failed, with its arguments
+  static std::string describe(const Kernel& k) {
+    char b[400];
+    if (k.kind == Launch::Rows)
+      std::snprintf(b, sizeof b, "rows kernel srcOff=%lld dstOff=%lld nrows=%lld cols=%lld head=%lld nvec=%lld rowRank=%d", (long long)k.rows.srcOff, (long long)k.rows.dstOff,
+                    (long long)k.rows.nrows, (long long)k.rows.cols, (long long)k.rows.head, (long long)k.rows.nvec, k.rows.rows.rank);
+    else if (k.kind == Launch::Tile)
+      std::snprintf(b, sizeof b, "tile kernel srcOff=%lld dstOff=%lld nrows=%lld cols=%lld ssCol=%lld dsCol=%lld rowRank=%d", (long long)k.tile.srcOff, (long long)k.tile.dstOff,
+                    (long long)k.tile.nrows, (long long)k.tile.cols, (long long)k.tile.ssCol, (long long)k.tile.dsCol, k.tile.rows.rank);
+    else
+      std::snprintf(b, sizeof b, "generic kernel srcOff=%lld dstOff=%lld lo=%lld hi=%lld rank=%d", (long long)k.generic.srcOff, (long long)k.generic.dstOff, (long long)k.generic.lo,
+                    (long long)k.generic.hi, k.generic.rank);
+    return b;
+  }
+
   void launch(const Kernel& k, Slot& s) {
+    launchOne(k, s);
+    if (debug_) {
+      cudaError_t e = cudaStreamSynchronize(s.stream);
+      if (e == cudaSuccess) e = cudaGetLastError();
+      if (e != cudaSuccess) throw NativeError("E_DEVICE", describe(k) + " failed on GPU " + std::to_string(s.gpu) + ": " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
+    }
+  }
+
+  void launchOne(const Kernel& k, Slot& s) {
     const KernelSet& ks = *k.ks;
     switch (k.kind) {
       case Launch::Rows: {
@@ -487,6 +512,7 @@ class Runner {
   const DeviceOptions& opts_;
   const DeviceHooks& hooks_;
   uint64_t outBytes_ = 0, stageBytes_ = 0;
+  const bool debug_ = std::getenv("MCORE_CUDA_DEBUG") != nullptr && std::getenv("MCORE_CUDA_DEBUG")[0] == '1';
   std::vector<Unit> units_;
   std::atomic<size_t> next_{0}, nextSync_{0};
   std::atomic<bool> stop_{false};

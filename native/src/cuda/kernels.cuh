@@ -100,8 +100,9 @@ __device__ __forceinline__ T loadElem(const uint8_t* p) {
     return *p;
   } else {
     if ((reinterpret_cast<uintptr_t>(p) & (sizeof(T) - 1)) == 0) return *reinterpret_cast<const T*>(p);
-    T v;
-    memcpy(&v, p, sizeof(T));
+    T v = 0;  // byte by byte (memcpy may be lowered to one misaligned wide access)
+#pragma unroll
+    for (int i = 0; i < static_cast<int>(sizeof(T)); i++) v |= static_cast<T>(static_cast<T>(p[i]) << (8 * i));
     return v;
   }
 }
@@ -110,8 +111,12 @@ __device__ __forceinline__ void storeElem(uint8_t* p, T v) {
   if constexpr (sizeof(T) == 1) {
     *p = v;
   } else {
-    if ((reinterpret_cast<uintptr_t>(p) & (sizeof(T) - 1)) == 0) *reinterpret_cast<T*>(p) = v;
-    else memcpy(p, &v, sizeof(T));
+    if ((reinterpret_cast<uintptr_t>(p) & (sizeof(T) - 1)) == 0) {
+      *reinterpret_cast<T*>(p) = v;
+    } else {
+#pragma unroll
+      for (int i = 0; i < static_cast<int>(sizeof(T)); i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
+    }
   }
 }
 
@@ -159,15 +164,17 @@ __global__ void __launch_bounds__(kTile * kTileRowsPerPass) tileKernel(TileArgs 
   using ST = typename Op::ST;
   using DT = typename Op::DT;
   __shared__ ST tile[kTile][kTile + 1];  // [column][row], padded against bank conflicts
+  __shared__ int64_t rowSrc[kTile], rowDst[kTile];  // each tile row's offsets, computed once (64-bit div/mod)
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int64_t rowTiles = (a.nrows + kTile - 1) / kTile, colTiles = (a.cols + kTile - 1) / kTile;
   for (int64_t tr = blockIdx.y; tr < rowTiles; tr += gridDim.y) {
+    if (ty == 0 && tr * kTile + tx < a.nrows) rowOffsets(a.rows, tr * kTile + tx, rowSrc[tx], rowDst[tx]);
+    __syncthreads();
     for (int64_t tc = blockIdx.x; tc < colTiles; tc += gridDim.x) {
       // load: lanes walk rows, which are dense in the source
       int64_t r = tr * kTile + tx;
       if (r < a.nrows) {
-        int64_t so, dso;
-        rowOffsets(a.rows, r, so, dso);
+        const int64_t so = rowSrc[tx];
 #pragma unroll
         for (int k = 0; k < kTile; k += kTileRowsPerPass) {
           int64_t c = tc * kTile + ty + k;
@@ -181,9 +188,7 @@ __global__ void __launch_bounds__(kTile * kTileRowsPerPass) tileKernel(TileArgs 
       for (int k = 0; k < kTile; k += kTileRowsPerPass) {
         int64_t rr = tr * kTile + ty + k;
         if (rr < a.nrows && c < a.cols) {
-          int64_t so, dso;
-          rowOffsets(a.rows, rr, so, dso);
-          storeElem<DT>(a.dst + (a.dstOff + (dso + c * a.dsCol) * static_cast<int64_t>(sizeof(DT))), Op::apply(tile[tx][ty + k], a.affine));
+          storeElem<DT>(a.dst + (a.dstOff + (rowDst[ty + k] + c * a.dsCol) * static_cast<int64_t>(sizeof(DT))), Op::apply(tile[tx][ty + k], a.affine));
         }
       }
       __syncthreads();
