@@ -14,7 +14,7 @@ export function gbPerSecond(s: Pick<ExportSummary, 'bytes' | 'seconds'>): number
 
 /** Human summary: one line per file and a total with throughput. */
 export function formatSummary(s: ExportSummary): string {
-  const lines = s.files.map((f) => `  ${f.path}  ${formatBytes(f.bytes)}`);
+  const lines = s.files.map((f) => `  ${f.path}  ${formatBytes(f.bytes)}${f.sha256 ? `  sha256 ${f.sha256}` : ''}`);
   lines.push(`${s.files.length} files, ${formatBytes(s.bytes)} in ${s.seconds.toFixed(2)} s (${gbPerSecond(s).toFixed(2)} GB/s) → ${s.outDir}`);
   return lines.join('\n');
 }

@@ -29,6 +29,7 @@ Options:
   --device D             cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --dry-run              plan and validate only; print what would be written
   --json                 machine-readable result on stdout (nothing else there)
+  --sha256               list each written file's sha256 (summary and --json)
   --force                replace an existing directory at --out`;
 
 interface HfArgs {
@@ -95,6 +96,9 @@ export function parseHfArgs(argv: string[]): HfArgs {
         break;
       case '--json':
         json = true;
+        break;
+      case '--sha256':
+        o.hash = true;
         break;
       case '--force':
         o.force = true;

@@ -29,6 +29,7 @@ Options:
   --rank R --world-size W       write only this process's share of output ranks (also from torchrun/MPI/Slurm env)
   --dry-run                     plan and validate only; print what would be written
   --json                        machine-readable result on stdout (nothing else there)
+  --sha256                      list each written file's sha256 (summary and --json)
   --force                       overwrite an existing export in --out`;
 
 interface Args {
@@ -117,6 +118,9 @@ export function parseTrtllmArgs(argv: string[]): Args {
         break;
       case '--json':
         json = true;
+        break;
+      case '--sha256':
+        o['hash'] = true;
         break;
       case '--force':
         o['force'] = true;
