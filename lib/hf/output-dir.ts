@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fail } from '../errors.js';
+import { isStaleTemporary } from '../export/out-dir.js';
 
 /** Refuses a destination that is a file, or a non-empty directory unless `force`. Call before any work. */
 export function checkDestination(outDir: string, force: boolean): void {
@@ -32,6 +33,7 @@ export function stageDirectory(outDir: string, force: boolean): Staging {
   } catch (e) {
     fail('E_IO', `cannot create the parent directory: ${(e as Error).message}`, { file: parent, cause: e });
   }
+  removeStaleStaging(parent, basename(out));
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const dir = join(parent, `.${basename(out)}.tmp-${tag}`);
   try {
@@ -57,4 +59,15 @@ export function stageDirectory(outDir: string, force: boolean): Staging {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Staging directories of an earlier export to the same destination whose process was killed. */
+function removeStaleStaging(parent: string, name: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const e of entries) if (e.startsWith(`.${name}.tmp-`) && isStaleTemporary(e)) rmSync(join(parent, e), { recursive: true, force: true });
 }
