@@ -4,7 +4,7 @@ import type { Args } from '../megatron/config.js';
 import type { TransformerConfig } from '../megatron/types.js';
 import type { Affine } from '../plan/plan.js';
 import type { HfRuleContext } from './types.js';
-import { pyFloat, type PyJson } from '../trtllm/pyjson.js';
+import { pyFloat, type PyJson } from '../export/pyjson.js';
 
 /**
  * The transformers activation name (ACT2FN key) that computes what Megatron computed. Megatron's fused

@@ -14,7 +14,7 @@ import { checkDestination, stageDirectory } from './output-dir.js';
 import { INDEX_NAME, parseSize, planShards, shardIndex } from './shard.js';
 import { copyTokenizer, tokenizerFiles } from './tokenizer.js';
 import type { HfDType, HfModel } from './types.js';
-import { pyJsonDump, type PyJson } from '../trtllm/pyjson.js';
+import { pyJsonDump, type PyJson } from '../export/pyjson.js';
 
 export type { PlanExecutor } from '../export/executor.js';
 export type HfProgress = Progress;

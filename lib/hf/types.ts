@@ -3,7 +3,7 @@ import type { ModelType, TransformerConfig } from '../megatron/types.js';
 import type { Affine } from '../plan/plan.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { PyJson } from '../trtllm/pyjson.js';
+import type { PyJson } from '../export/pyjson.js';
 import type { SourceTensors } from './source.js';
 
 /** One tensor of the Hugging Face state dict, as a lazy view of checkpoint bytes. */

@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import type { ModelType, TransformerConfig } from '../megatron/types.js';
 import { gatedVersion, isGated, nonGatedVersion } from './activation.js';
 import { isGptClass, isLlamaClass, TRT_ARCHITECTURE } from './model-types.js';
-import { type PyJson, pyFloat } from './pyjson.js';
+import { type PyJson, pyFloat } from '../export/pyjson.js';
 import { kvHeads } from './rules.js';
 
 export type TrtDType = 'float32' | 'float16' | 'bfloat16';

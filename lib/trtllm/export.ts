@@ -14,7 +14,7 @@ import { itemsize } from '../tensor/dtype.js';
 import { helperActivationFor } from './activation.js';
 import { type TrtDType, TRT_DTYPES } from './config.js';
 import { TRTLLMHelper, type TRTLLMHelperOptions } from './helper.js';
-import type { PyJson } from './pyjson.js';
+import type { PyJson } from '../export/pyjson.js';
 
 export interface ExportTrtllmOptions {
   readonly outDir: string;

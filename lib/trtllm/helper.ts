@@ -9,7 +9,7 @@ import { type TrtDType, TRT_DTYPES, trtllmConfig, type ConfigModelOptions } from
 import { type ConversionDict, mergeConversionDict } from './conversion-dict.js';
 import { convertRankShard, ON_DEVICE_MODEL_TYPES, type ParallelState } from './distributed.js';
 import { allRanks, type RankMapping, rankMapping } from './mapping.js';
-import { type PyJson, pyJsonDump } from './pyjson.js';
+import { type PyJson, pyJsonDump } from '../export/pyjson.js';
 import { planRankTensors, sortLikeSafetensors, weightsForRank } from './rank-weights.js';
 import { checkTensorParallel, type ConvertedWeight, convertWeights, padVocabSize } from './rules.js';
 import { helperBuildAndSaveEngine, type HelperBuildInput, type MegatronBuildArgs } from './engine-megatron.js';

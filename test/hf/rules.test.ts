@@ -6,7 +6,7 @@ import type { HfModel } from '../../lib/hf/types.js';
 import type { TransformerConfig } from '../../lib/megatron/types.js';
 import { itemsize } from '../../lib/tensor/dtype.js';
 import type { Tensor } from '../../lib/tensor/tensor.js';
-import { toPlain } from '../../lib/trtllm/pyjson.js';
+import { toPlain } from '../../lib/export/pyjson.js';
 import { materialize } from '../support/materialize.js';
 import { tp1Fixture, type Tp1Fixture } from './support/tp1-fixture.js';
 

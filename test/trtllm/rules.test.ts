@@ -10,7 +10,7 @@ import { executePlan } from '../../lib/plan/execute.js';
 import { exportTrtllm, helperOptionsFor } from '../../lib/trtllm/export.js';
 import { TRTLLMHelper } from '../../lib/trtllm/helper.js';
 import { ppLayers } from '../../lib/trtllm/mapping.js';
-import { pyFloatRepr } from '../../lib/trtllm/pyjson.js';
+import { pyFloatRepr } from '../../lib/export/pyjson.js';
 import { verifyTrtllmDir } from '../../lib/trtllm/verify.js';
 import { materialize } from '../support/materialize.js';
 import { evalPlanTensor } from './support/plan-eval.js';

@@ -9,7 +9,7 @@ import { hfActivation, normAffine, requireDense, requireNorm } from '../common.j
 import { layerNames } from '../source.js';
 import { trimVocab } from '../split.js';
 import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
-import { pyFloat } from '../../trtllm/pyjson.js';
+import { pyFloat } from '../../export/pyjson.js';
 
 export function bigcodeModel(ctx: HfRuleContext): HfModel {
   const { cfg, src, where } = ctx;

@@ -8,7 +8,7 @@ import { hfActivation, normAffine, requireDense, requireNorm, requireRope } from
 import { layerNames } from '../source.js';
 import { trimVocab } from '../split.js';
 import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
-import { pyFloat } from '../../trtllm/pyjson.js';
+import { pyFloat } from '../../export/pyjson.js';
 
 export function falconModel(ctx: HfRuleContext): HfModel {
   const { cfg, src, where } = ctx;

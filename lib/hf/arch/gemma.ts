@@ -5,7 +5,7 @@ import { fail } from '../../errors.js';
 import { hfActivation, normAffine, requireDense, requireNorm, requireRope, ropeFields } from '../common.js';
 import type { HfModel, HfRuleContext } from '../types.js';
 import { decoderTensors } from './decoder.js';
-import { pyFloat } from '../../trtllm/pyjson.js';
+import { pyFloat } from '../../export/pyjson.js';
 
 export function gemmaModel(ctx: HfRuleContext): HfModel {
   const { cfg } = ctx;

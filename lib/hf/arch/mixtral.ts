@@ -3,7 +3,7 @@ import { fail } from '../../errors.js';
 import { hfActivation, normAffine, requireNorm, requireRope, ropeFields } from '../common.js';
 import type { HfModel, HfRuleContext } from '../types.js';
 import { decoderTensors } from './decoder.js';
-import { pyFloat } from '../../trtllm/pyjson.js';
+import { pyFloat } from '../../export/pyjson.js';
 
 /**
  * Mixtral routes by softmax over all logits, top-k, then renormalises over the k: the same numbers as
