@@ -34,7 +34,7 @@ export interface LoweredPlan {
 }
 
 export interface NativeJob {
-  /** CPU runs also say the unit size used and how many mapped source bytes were released as they were consumed */
+  /** CPU runs also say the unit size used and the bytes of source mappings dropped as they were consumed (a range may count twice) */
   promise: Promise<{ bytes: number; threads: number; unitBytes?: number; releasedBytes?: number }>;
   /** stops the job between work units; its promise then rejects with code E_ABORTED */
   cancel(): void;
