@@ -125,7 +125,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
   });
   if (options.dryRun) return summary(shards.map((s) => ({ path: join(options.outDir, s.file), bytes: s.bytes })), options.outDir);
 
-  const execute = options.execute ?? (await nativeExecutor());
+  const execute = options.execute ?? nativeExecutor;
   const staging = stageDirectory(options.outDir, options.force ?? false);
   try {
     const plan: CopyPlan = { files: shards.map((s) => ({ path: join(staging.dir, s.file), tensors: s.tensors, metadata: { format: 'pt' } })) };

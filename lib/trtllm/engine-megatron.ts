@@ -114,7 +114,7 @@ export async function helperBuildAndSaveEngine(input: HelperBuildInput & Megatro
   const out = resolve(engineDir);
   const tmp = mkdtempSync(join(dirname(out), `.${basename(out)}.checkpoint-`));
   try {
-    const execute = executor ?? (await nativeExecutor());
+    const execute = executor ?? nativeExecutor;
     await execute({ files: trtllmModelWeights.map((w) => ({ path: join(tmp, `rank${w.rank}.safetensors`), tensors: w.tensors })) }, control.signal ? { signal: control.signal } : {});
     writeFileAtomic(join(tmp, 'config.json'), config.toJson());
     return await buildAndSaveEngine(tmp, out, args, control);

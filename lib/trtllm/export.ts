@@ -128,7 +128,7 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: true, ranks, config, plan };
   }
 
-  const execute = o.executor ?? (await nativeExecutor());
+  const execute = o.executor ?? nativeExecutor;
   // With a subset of ranks other processes write the rest: remove only what this process will write.
   const mine = new Set(plan.files.map((f) => f.path.slice(o.outDir.length + 1)));
   if (writesConfig) mine.add('config.json');

@@ -23,7 +23,7 @@ export const tsExecutor: PlanExecutor = async (plan, opts) => {
 export async function testExecutor(): Promise<{ execute: PlanExecutor; which: string }> {
   try {
     loadNative();
-    return { execute: await nativeExecutor(), which: 'native executePlan' };
+    return { execute: nativeExecutor, which: 'native executePlan' };
   } catch (e) {
     return { execute: tsExecutor, which: `TS plan evaluator (native executor unavailable: ${(e as Error).message.split('\n')[0]})` };
   }
