@@ -2,7 +2,6 @@
 // checkpoint and then its engine, in one go. Engine options and the trtllm-build executable are checked before
 // the export starts, so a typo or a missing TensorRT-LLM does not cost a full export first.
 import { fail } from '../../errors.js';
-import { ProgressBar } from '../../export/progress.js';
 import { formatSummary } from '../../export/summary.js';
 import { openCheckpoint } from '../../megatron/open.js';
 import { resolveLaunchPlace } from '../../scale/launch.js';
@@ -12,6 +11,7 @@ import { buildFlagsHelp, parseBuildFlags } from '../../trtllm/engine-cli-flags.j
 import { locateTrtllmBuild } from '../../trtllm/engine-locate.js';
 import { exportTrtllm } from '../../trtllm/export.js';
 import type { Command } from '../command.js';
+import { withProgress } from '../with-progress.js';
 import { parseTrtllmArgs } from './trtllm.js';
 import { engineSummaryText, runEngineBuild, takeEngineRunFlags } from './build.js';
 
@@ -60,16 +60,7 @@ export const exportCmd: Command = {
     const ckpt = openCheckpoint(a.ckpt, a.modelType ? { modelType: a.modelType } : {});
     let exported;
     try {
-      const bar = new ProgressBar(process.stderr, 'trtllm');
-      const ctl = new AbortController();
-      const onSignal = (): void => ctl.abort();
-      process.once('SIGINT', onSignal);
-      try {
-        exported = await exportTrtllm(ckpt, { ...a.opts, signal: ctl.signal, onProgress: (p) => bar.update(p) });
-      } finally {
-        process.off('SIGINT', onSignal);
-        bar.done();
-      }
+      exported = await withProgress('trtllm', (signal, onProgress) => exportTrtllm(ckpt, { ...a.opts, signal, onProgress }));
     } finally {
       ckpt.close();
     }

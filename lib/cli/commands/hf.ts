@@ -1,13 +1,13 @@
 // `mcore-export hf CKPT --out DIR ...`: Megatron-Core checkpoint → Hugging Face transformers model directory.
 import { fail } from '../../errors.js';
-import { ProgressBar } from '../../export/progress.js';
 import { formatSummary, gbPerSecond } from '../../export/summary.js';
 import { HF_ARCHITECTURES } from '../../hf/convert.js';
 import { exportHf, type HfExportOptions } from '../../hf/export.js';
 import { openCheckpoint } from '../../megatron/open.js';
-import { parseDevice } from '../../plan/device.js';
-import { type ModelType, MODEL_TYPES } from '../../megatron/types.js';
+import { MODEL_TYPES } from '../../megatron/types.js';
+import { commonExportArg, type CommonExportArgs, parseCheckpointArgs } from '../args.js';
 import type { Command } from '../command.js';
+import { withProgress } from '../with-progress.js';
 
 const HELP = `Usage: mcore-export hf CKPT --out DIR [options]
 
@@ -38,80 +38,27 @@ interface HfArgs {
   json: boolean;
 }
 
-function intArg(flag: string, v: string | undefined, lo: number): number {
-  if (v === undefined || !/^\d+$/.test(v) || Number(v) < lo) fail('E_USAGE', `${flag} needs an integer ≥ ${lo}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
-  return Number(v);
-}
-
 export function parseHfArgs(argv: string[]): HfArgs {
-  let ckpt: string | undefined;
   const o: { -readonly [K in keyof HfArgs['opts']]?: HfArgs['opts'][K] } = {};
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i]!;
-    let inline: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) {
-      inline = a.slice(a.indexOf('=') + 1);
-      a = a.slice(0, a.indexOf('='));
-    }
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') fail('E_USAGE', `${a} needs a value`);
-      return v;
-    };
+  const c: CommonExportArgs = {};
+  const ckpt = parseCheckpointArgs(argv, (a, value) => {
     switch (a) {
       case '--out':
         o.outDir = value();
-        break;
-      case '--dtype':
-        o.dtype = value();
-        break;
+        return true;
       case '--max-shard-size':
         o.maxShardSize = value();
-        break;
+        return true;
       case '--tokenizer':
         o.tokenizerDir = value();
-        break;
-      case '--model-type': {
-        const t = value();
-        if (t !== 'auto' && !(MODEL_TYPES as readonly string[]).includes(t)) fail('E_USAGE', `--model-type must be auto or one of ${MODEL_TYPES.join(', ')}`);
-        if (t !== 'auto') o.modelType = t as ModelType;
-        break;
-      }
-      case '--vocab-size':
-        o.vocabSize = intArg(a, value(), 1);
-        break;
-      case '--threads':
-        o.threads = intArg(a, value(), 1);
-        break;
-      case '--device': {
-        const d = value();
-        if (!d) fail('E_USAGE', '--device needs a value');
-        parseDevice(d); // refuse a malformed device before planning
-        o.device = d;
-        break;
-      }
-      case '--dry-run':
-        o.dryRun = true;
-        break;
-      case '--json':
-        json = true;
-        break;
-      case '--sha256':
-        o.hash = true;
-        break;
-      case '--force':
-        o.force = true;
-        break;
+        return true;
       default:
-        if (a.startsWith('-')) fail('E_USAGE', `unknown option '${a}'`);
-        if (ckpt !== undefined) fail('E_USAGE', `unexpected argument '${a}' (one checkpoint path is expected)`);
-        ckpt = a;
+        return commonExportArg(a, value, c);
     }
-  }
-  if (ckpt === undefined) fail('E_USAGE', 'missing checkpoint path');
+  });
   if (o.outDir === undefined) fail('E_USAGE', 'missing --out DIR');
-  return { ckpt, opts: { ...o, outDir: o.outDir }, json };
+  const { json, ...common } = c;
+  return { ckpt, opts: { ...common, ...o, outDir: o.outDir }, json: json ?? false };
 }
 
 export const hf: Command = {
@@ -122,17 +69,7 @@ export const hf: Command = {
     const a = parseHfArgs(argv);
     const ckpt = openCheckpoint(a.ckpt, a.opts.modelType ? { modelType: a.opts.modelType } : {});
     try {
-      const bar = new ProgressBar(process.stderr, 'hf');
-      const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      let result;
-      try {
-        result = await exportHf(ckpt, { ...a.opts, signal: controller.signal, onProgress: (p) => bar.update(p) });
-      } finally {
-        process.off('SIGINT', onSignal);
-        bar.done();
-      }
+      const result = await withProgress('hf', (signal, onProgress) => exportHf(ckpt, { ...a.opts, signal, onProgress }));
       if (a.json) {
         process.stdout.write(JSON.stringify({ ...result, dryRun: a.opts.dryRun ?? false, gbPerSecond: gbPerSecond(result) }, null, 2) + '\n');
       } else if (a.opts.dryRun) {

@@ -1,14 +1,14 @@
 // `mcore-export trtllm CKPT --out DIR ...`: Megatron-Core checkpoint → TensorRT-LLM checkpoint directory.
 import { fail } from '../../errors.js';
-import { ProgressBar } from '../../export/progress.js';
 import { formatSummary, gbPerSecond } from '../../export/summary.js';
 import { openCheckpoint } from '../../megatron/open.js';
-import { parseDevice } from '../../plan/device.js';
 import { type ModelType, MODEL_TYPES } from '../../megatron/types.js';
 import { assignOutputRanks, resolveLaunchPlace } from '../../scale/launch.js';
 import { shareExportOptions } from '../../scale/partitioned-export.js';
 import { exportTrtllm, type ExportTrtllmOptions } from '../../trtllm/export.js';
+import { commonExportArg, type CommonExportArgs, intArg, parseCheckpointArgs } from '../args.js';
 import type { Command } from '../command.js';
+import { withProgress } from '../with-progress.js';
 
 const HELP = `Usage: mcore-export trtllm CKPT --out DIR [options]
 
@@ -41,100 +41,46 @@ interface Args {
   worldSize: number | undefined;
 }
 
-function intArg(flag: string, v: string | undefined, lo: number): number {
-  if (v === undefined || !/^\d+$/.test(v) || Number(v) < lo) fail('E_USAGE', `${flag} needs an integer ≥ ${lo}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
-  return Number(v);
-}
-
 export function parseTrtllmArgs(argv: string[]): Args {
-  let ckpt: string | undefined;
   let outDir: string | undefined;
-  const o: Record<string, unknown> = {};
-  let json = false;
-  let modelType: ModelType | undefined;
+  const o: { -readonly [K in keyof ExportTrtllmOptions]?: ExportTrtllmOptions[K] } = {};
   let rank: number | undefined;
   let worldSize: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i]!;
-    let inline: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) {
-      inline = a.slice(a.indexOf('=') + 1);
-      a = a.slice(0, a.indexOf('='));
-    }
-    const value = () => inline ?? argv[++i];
+  const c: CommonExportArgs = {};
+  const ckpt = parseCheckpointArgs(argv, (a, value) => {
     switch (a) {
       case '--out':
         outDir = value();
-        if (!outDir) fail('E_USAGE', '--out needs a directory');
-        break;
+        return true;
       case '--tp':
-        o['tpSize'] = intArg(a, value(), 1);
-        break;
+        o.tpSize = intArg(a, value(), 1);
+        return true;
       case '--pp':
-        o['ppSize'] = intArg(a, value(), 1);
-        break;
-      case '--dtype': {
-        const d = value();
-        if (!d) fail('E_USAGE', '--dtype needs a value');
-        o['dtype'] = d;
-        break;
-      }
-      case '--model-type': {
-        const t = value();
-        if (t === undefined || (t !== 'auto' && !(MODEL_TYPES as readonly string[]).includes(t))) fail('E_USAGE', `--model-type must be auto or one of ${MODEL_TYPES.join(', ')}`);
-        modelType = t === 'auto' ? undefined : (t as ModelType);
-        break;
-      }
+        o.ppSize = intArg(a, value(), 1);
+        return true;
       case '--parallel-embedding':
-        o['useParallelEmbedding'] = true;
-        break;
+        o.useParallelEmbedding = true;
+        return true;
       case '--embedding-sharding-dim': {
         const d = value();
         if (d !== '0' && d !== '1') fail('E_USAGE', '--embedding-sharding-dim must be 0 or 1');
-        o['embeddingShardingDim'] = Number(d);
-        break;
-      }
-      case '--vocab-size':
-        o['vocabSize'] = intArg(a, value(), 1);
-        break;
-      case '--threads':
-        o['threads'] = intArg(a, value(), 1);
-        break;
-      case '--device': {
-        const d = value();
-        if (!d) fail('E_USAGE', '--device needs a value');
-        parseDevice(d); // refuse a malformed device before planning
-        o['device'] = d;
-        break;
+        o.embeddingShardingDim = d === '0' ? 0 : 1;
+        return true;
       }
       case '--rank':
         rank = intArg(a, value(), 0);
-        break;
+        return true;
       case '--world-size':
         worldSize = intArg(a, value(), 1);
-        break;
-      case '--dry-run':
-        o['dryRun'] = true;
-        break;
-      case '--json':
-        json = true;
-        break;
-      case '--sha256':
-        o['hash'] = true;
-        break;
-      case '--force':
-        o['force'] = true;
-        break;
+        return true;
       default:
-        if (a.startsWith('-')) fail('E_USAGE', `unknown option '${a}'`);
-        if (ckpt !== undefined) fail('E_USAGE', `unexpected argument '${a}' (one checkpoint path is expected)`);
-        ckpt = a;
+        return commonExportArg(a, value, c);
     }
-  }
-  if (ckpt === undefined) fail('E_USAGE', 'missing checkpoint path');
+  });
   if (outDir === undefined) fail('E_USAGE', 'missing --out DIR');
-  if (o['embeddingShardingDim'] !== undefined && !o['useParallelEmbedding']) fail('E_USAGE', '--embedding-sharding-dim needs --parallel-embedding');
-  return { ckpt, opts: { ...(o as Partial<ExportTrtllmOptions>), outDir }, json, modelType, rank, worldSize };
+  if (o.embeddingShardingDim !== undefined && !o.useParallelEmbedding) fail('E_USAGE', '--embedding-sharding-dim needs --parallel-embedding');
+  const { json, modelType, ...common } = c;
+  return { ckpt, opts: { ...common, ...o, outDir }, json: json ?? false, modelType, rank, worldSize };
 }
 
 export const trtllm: Command = {
@@ -148,17 +94,8 @@ export const trtllm: Command = {
     try {
       const world = (a.opts.tpSize ?? 1) * (a.opts.ppSize ?? 1);
       const ranks = place.worldSize > 1 ? assignOutputRanks(world, place) : undefined;
-      const bar = new ProgressBar(process.stderr, 'trtllm');
-      const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      let result;
-      try {
-        result = await exportTrtllm(ckpt, { ...a.opts, ...(ranks ? shareExportOptions(a.opts.outDir, ranks, a.opts.dryRun) : {}), signal: controller.signal, onProgress: (p) => bar.update(p) });
-      } finally {
-        process.off('SIGINT', onSignal);
-        bar.done();
-      }
+      const result = await withProgress('trtllm', (signal, onProgress) =>
+        exportTrtllm(ckpt, { ...a.opts, ...(ranks ? shareExportOptions(a.opts.outDir, ranks, a.opts.dryRun) : {}), signal, onProgress }));
       if (a.json) {
         const out = {
           outDir: result.outDir,
