@@ -10,9 +10,11 @@
 //
 // Build: npx tsc -p tsconfig.bench.json
 // Run:   node dist-bench/bench/export.js --ckpt /tmp/mcore-bench/llama-30g --out /tmp/mcore-bench/out [--tp 1] [--pp 1]
-//        [--threads N] [--repeat N] [--json]
+//        [--threads N] [--repeat N] [--json] [--drop-caches]
+// --drop-caches (root only): before each timed phase, sync and drop the page cache (echo 3 > /proc/sys/vm/drop_caches),
+// so the export and dd both read their input from disk (otherwise small, cache-hot inputs make the bound unfair).
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -75,6 +77,16 @@ function syncfs(path: string): void {
   spawnSync('sync', ['-f', path], { stdio: 'ignore' });
 }
 
+/** Flushes all dirty data and empties the page cache (needs root); fails loudly rather than measure warm caches. */
+function dropCaches(): void {
+  spawnSync('sync', { stdio: 'ignore' });
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+  } catch (e) {
+    throw new Error(`--drop-caches: cannot write /proc/sys/vm/drop_caches (${e instanceof Error ? e.message : String(e)}); run as root or leave the flag off`);
+  }
+}
+
 function inputFiles(dir: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -109,6 +121,7 @@ async function main(): Promise<void> {
       repeat: { type: 'string', default: '1' },
       json: { type: 'boolean' },
       keep: { type: 'boolean' },
+      'drop-caches': { type: 'boolean' },
     },
   });
   if (!v.ckpt || !v.out) throw new Error('usage: export.js --ckpt DIR --out DIR [--tp N] [--pp N] [--threads N] [--repeat N] [--json] [--keep]');
@@ -124,12 +137,14 @@ async function main(): Promise<void> {
     rmSync(exportDir, { recursive: true, force: true });
     rmSync(ioFile, { force: true });
     syncfs(v.out);
+    if (v['drop-caches']) dropCaches();
     const ex = await runMeasured(process.execPath, cliArgs, v.out);
     if (ex.exitCode !== 0) throw new Error(`export failed (${ex.exitCode}): ${ex.stderr.slice(-2000)}`);
     const result = JSON.parse(ex.stdout) as { bytes: number };
     // free the disk before the copy (a 30 GB input must not need 3× its size free)
     if (!(v.keep && i === Number(v.repeat) - 1)) rmSync(exportDir, { recursive: true, force: true });
     syncfs(v.out);
+    if (v['drop-caches']) dropCaches();
     // the I/O bound: the same input read once and written once by dd with 16 MiB blocks (faster than cat here)
     const io = await runMeasured('sh', ['-c', 'for f in "$@"; do dd if="$f" of="$0" bs=16M oflag=append conv=notrunc status=none || exit 1; done', ioFile, ...files], v.out);
     if (io.exitCode !== 0) throw new Error(`I/O-bound copy failed: ${io.stderr}`);
@@ -145,6 +160,7 @@ async function main(): Promise<void> {
     outputGB: gb(best.outputBytes),
     tp: Number(v.tp),
     pp: Number(v.pp),
+    droppedCaches: v['drop-caches'] === true,
     runs: runs.map((r) => ({
       exportSeconds: r.export.seconds,
       exportSecondsSynced: r.export.secondsSynced,
