@@ -78,3 +78,27 @@ export function isMoe(cfg: TransformerConfig): boolean {
 export function requireDense(ctx: HfRuleContext, target: string): void {
   if (isMoe(ctx.cfg)) fail('E_UNSUPPORTED', `${target} has no mixture-of-experts layers; the checkpoint has ${ctx.cfg.numMoeExperts} experts`, { file: ctx.where });
 }
+
+export function requireLearnedPositions(ctx: HfRuleContext, target: string): void {
+  const { cfg, where } = ctx;
+  if (cfg.positionEmbeddingType !== 'learned_absolute') fail('E_UNSUPPORTED', `${target} has learned absolute positions; the checkpoint uses '${cfg.positionEmbeddingType}'`, { file: where });
+}
+
+/** GPT-2-style attention: the heads together span exactly the hidden size. */
+export function requireHeadsSpanHidden(ctx: HfRuleContext, target: string): void {
+  const { cfg, where } = ctx;
+  if (cfg.kvChannels * cfg.numAttentionHeads !== cfg.hiddenSize) fail('E_UNSUPPORTED', `${target} needs heads × head dim = hidden size (${cfg.numAttentionHeads} × ${cfg.kvChannels} ≠ ${cfg.hiddenSize})`, { file: where });
+}
+
+/** Multi-query (1 KV head, returns true) or multi-head attention, the two layouts a fused QKV target stores. */
+export function requireOneOrAllKvHeads(ctx: HfRuleContext, target: string): boolean {
+  const { cfg, where } = ctx;
+  const multiQuery = cfg.numQueryGroups === 1;
+  if (!multiQuery && cfg.numQueryGroups !== cfg.numAttentionHeads) fail('E_UNSUPPORTED', `${target} has 1 or all KV heads, the checkpoint has ${cfg.numQueryGroups} groups for ${cfg.numAttentionHeads} heads`, { file: where });
+  return multiQuery;
+}
+
+export function requireMlp(ctx: HfRuleContext, target: string, gated: boolean): void {
+  if (ctx.cfg.gatedLinearUnit === gated) return;
+  fail('E_UNSUPPORTED', gated ? `${target} has a gated MLP; the checkpoint's MLP is not gated` : `${target} has no gated MLP`, { file: ctx.where });
+}

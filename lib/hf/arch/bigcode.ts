@@ -2,35 +2,27 @@
 // Its c_attn rows are [q all heads, k, v] with multi-query attention and per head [q, k, v] with multi-head
 // attention: Megatron's grouped layout with g = 1 or g = heads, so the fused QKV is copied as is (the
 // interop logits caught a q|k|v regrouping here).
-import { fail } from '../../errors.js';
-import { zeros } from '../../tensor/tensor.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import { hfActivation, normAffine, requireDense, requireNorm } from '../common.js';
-import { layerNames } from '../source.js';
-import { trimVocab } from '../split.js';
-import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
 import { pyFloat } from '../../export/pyjson.js';
+import { hfActivation, normAffine, requireDense, requireHeadsSpanHidden, requireLearnedPositions, requireMlp, requireNorm, requireOneOrAllKvHeads } from '../common.js';
+import { layerNames } from '../source.js';
+import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
+import { biasOrZeros, lmHead, normTensors, wordEmbeddings } from './parts.js';
 
 export function bigcodeModel(ctx: HfRuleContext): HfModel {
   const { cfg, src, where } = ctx;
   const target = 'GPTBigCodeForCausalLM';
   requireNorm(ctx, target, 'LayerNorm');
   requireDense(ctx, target);
-  if (cfg.positionEmbeddingType !== 'learned_absolute') fail('E_UNSUPPORTED', `${target} has learned absolute positions; the checkpoint uses '${cfg.positionEmbeddingType}'`, { file: where });
-  const multiQuery = cfg.numQueryGroups === 1;
-  if (!multiQuery && cfg.numQueryGroups !== cfg.numAttentionHeads) fail('E_UNSUPPORTED', `${target} has 1 or all KV heads, the checkpoint has ${cfg.numQueryGroups} groups for ${cfg.numAttentionHeads} heads`, { file: where });
-  if (cfg.kvChannels * cfg.numAttentionHeads !== cfg.hiddenSize) fail('E_UNSUPPORTED', `${target} needs heads × head dim = hidden size (${cfg.numAttentionHeads} × ${cfg.kvChannels} ≠ ${cfg.hiddenSize})`, { file: where });
-  if (cfg.gatedLinearUnit) fail('E_UNSUPPORTED', `${target} has no gated MLP`, { file: where });
+  requireLearnedPositions(ctx, target);
+  const multiQuery = requireOneOrAllKvHeads(ctx, target);
+  requireHeadsSpanHidden(ctx, target);
+  requireMlp(ctx, target, false);
 
   const affine = normAffine(cfg, false);
   const out: HfTensor[] = [];
-  const norm = (hf: string, names: (w: 'weight' | 'bias') => string[]) => {
-    out.push({ name: `${hf}.weight`, tensor: src.get(...names('weight')), ...(affine ? { affine } : {}) });
-    out.push({ name: `${hf}.bias`, tensor: src.get(...names('bias')) });
-  };
-  const bias = (name: string, rows: number, dtype: Tensor['dtype']) => src.maybe(name) ?? zeros(dtype, [rows]);
+  const norm = (hf: string, names: (w: 'weight' | 'bias') => string[]) => out.push(...normTensors(src, hf, names, affine, true));
 
-  out.push({ name: 'transformer.wte.weight', tensor: trimVocab(src.get('embedding.word_embeddings.weight'), ctx.vocab, 'embedding.word_embeddings.weight') });
+  out.push({ name: 'transformer.wte.weight', tensor: wordEmbeddings(ctx) });
   const wpe = src.get('embedding.position_embeddings.weight');
   out.push({ name: 'transformer.wpe.weight', tensor: wpe });
   for (let i = 0; i < cfg.numLayers; i++) {
@@ -38,19 +30,17 @@ export function bigcodeModel(ctx: HfRuleContext): HfModel {
     const h = `transformer.h.${i}.`;
     norm(`${h}ln_1`, m.inputNorm);
     const w = src.get(m.qkv('weight'));
-    out.push({ name: `${h}attn.c_attn.weight`, tensor: w }, { name: `${h}attn.c_attn.bias`, tensor: bias(m.qkv('bias'), w.shape[0]!, w.dtype) });
+    out.push({ name: `${h}attn.c_attn.weight`, tensor: w }, { name: `${h}attn.c_attn.bias`, tensor: biasOrZeros(src, m.qkv('bias'), w) });
     const proj = src.get(m.proj('weight'));
-    out.push({ name: `${h}attn.c_proj.weight`, tensor: proj }, { name: `${h}attn.c_proj.bias`, tensor: bias(m.proj('bias'), proj.shape[0]!, proj.dtype) });
+    out.push({ name: `${h}attn.c_proj.weight`, tensor: proj }, { name: `${h}attn.c_proj.bias`, tensor: biasOrZeros(src, m.proj('bias'), proj) });
     norm(`${h}ln_2`, m.preMlpNorm);
     const fc1 = src.get(m.fc1('weight'));
-    out.push({ name: `${h}mlp.c_fc.weight`, tensor: fc1 }, { name: `${h}mlp.c_fc.bias`, tensor: bias(m.fc1('bias'), fc1.shape[0]!, fc1.dtype) });
+    out.push({ name: `${h}mlp.c_fc.weight`, tensor: fc1 }, { name: `${h}mlp.c_fc.bias`, tensor: biasOrZeros(src, m.fc1('bias'), fc1) });
     const fc2 = src.get(m.fc2('weight'));
-    out.push({ name: `${h}mlp.c_proj.weight`, tensor: fc2 }, { name: `${h}mlp.c_proj.bias`, tensor: bias(m.fc2('bias'), fc2.shape[0]!, fc2.dtype) });
+    out.push({ name: `${h}mlp.c_proj.weight`, tensor: fc2 }, { name: `${h}mlp.c_proj.bias`, tensor: biasOrZeros(src, m.fc2('bias'), fc2) });
   }
   norm('transformer.ln_f', (w) => [`decoder.final_layernorm.${w}`]);
-  const tied = cfg.shareEmbeddingsAndOutputWeights;
-  if (tied) src.ignore((n) => n === 'output_layer.weight');
-  else out.push({ name: 'lm_head.weight', tensor: trimVocab(src.get('output_layer.weight'), ctx.vocab, 'output_layer.weight') });
+  out.push(...lmHead(ctx, false));
 
   return {
     architecture: target,
@@ -73,7 +63,7 @@ export function bigcodeModel(ctx: HfRuleContext): HfModel {
       scale_attention_softmax_in_fp32: true,
       bos_token_id: null,
       eos_token_id: null,
-      tie_word_embeddings: tied,
+      tie_word_embeddings: cfg.shareEmbeddingsAndOutputWeights,
     },
     tensors: out,
   };

@@ -1,11 +1,13 @@
 // The Llama-shaped decoder (embed_tokens, layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj,
 // post_attention_layernorm, mlp}, norm, lm_head) that Llama, Mixtral, Nemotron and Gemma share in transformers.
 import { fail } from '../../errors.js';
-import { zeros } from '../../tensor/tensor.js';
+import type { PyJson } from '../../export/pyjson.js';
 import type { Affine } from '../../plan/plan.js';
+import { hfActivation } from '../common.js';
 import { layerNames } from '../source.js';
-import { splitGatedFc1, splitQkv, trimVocab } from '../split.js';
+import { splitGatedFc1, splitQkv } from '../split.js';
 import type { HfRuleContext, HfTensor } from '../types.js';
+import { biasOrZeros, lmHead, normTensors, wordEmbeddings } from './parts.js';
 
 export interface DecoderShape {
   /** norms carry a bias (LayerNorm) */
@@ -14,23 +16,35 @@ export interface DecoderShape {
   readonly normAffine?: Affine | undefined;
   /** 'gated': gate_proj/up_proj/down_proj; 'plain': up_proj/down_proj; 'mixtral': block_sparse_moe */
   readonly mlp: 'gated' | 'plain' | 'mixtral';
-  /** write lm_head.weight (false when the target ties it to embed_tokens) */
+  /** write lm_head.weight even when the checkpoint ties it (false when the target ties it to embed_tokens too) */
   readonly lmHead: boolean;
 }
 
-function normTensors(ctx: HfRuleContext, out: HfTensor[], hfName: string, names: (w: 'weight' | 'bias') => string[], shape: DecoderShape): void {
-  out.push({ name: `${hfName}.weight`, tensor: ctx.src.get(...names('weight')), ...(shape.normAffine ? { affine: shape.normAffine } : {}) });
-  if (shape.normBias) out.push({ name: `${hfName}.bias`, tensor: ctx.src.get(...names('bias')) });
+/** The config fields every Llama-shaped target starts with, in transformers' order (rules override values in place). */
+export function decoderConfig(ctx: HfRuleContext): Record<string, PyJson> {
+  const { cfg } = ctx;
+  return {
+    vocab_size: ctx.vocab,
+    hidden_size: cfg.hiddenSize,
+    intermediate_size: cfg.ffnHiddenSize,
+    num_hidden_layers: cfg.numLayers,
+    num_attention_heads: cfg.numAttentionHeads,
+    num_key_value_heads: cfg.numQueryGroups,
+    head_dim: cfg.kvChannels,
+    hidden_act: hfActivation(cfg, ctx.args, ctx.where),
+    max_position_embeddings: cfg.maxPositionEmbeddings,
+  };
 }
 
 export function decoderTensors(ctx: HfRuleContext, shape: DecoderShape): HfTensor[] {
   const { cfg, src } = ctx;
+  const norm = (hfName: string, names: (w: 'weight' | 'bias') => string[]) => normTensors(src, hfName, names, shape.normAffine, shape.normBias);
   const out: HfTensor[] = [];
-  out.push({ name: 'model.embed_tokens.weight', tensor: trimVocab(src.get('embedding.word_embeddings.weight'), ctx.vocab, 'embedding.word_embeddings.weight') });
+  out.push({ name: 'model.embed_tokens.weight', tensor: wordEmbeddings(ctx) });
   for (let i = 0; i < cfg.numLayers; i++) {
     const m = layerNames(i);
     const h = `model.layers.${i}.`;
-    normTensors(ctx, out, `${h}input_layernorm`, m.inputNorm, shape);
+    out.push(...norm(`${h}input_layernorm`, m.inputNorm));
     const qkv = splitQkv(src.get(m.qkv('weight')), cfg, m.qkv('weight'));
     out.push({ name: `${h}self_attn.q_proj.weight`, tensor: qkv.q }, { name: `${h}self_attn.k_proj.weight`, tensor: qkv.k }, { name: `${h}self_attn.v_proj.weight`, tensor: qkv.v });
     if (cfg.addQkvBias) {
@@ -40,19 +54,14 @@ export function decoderTensors(ctx: HfRuleContext, shape: DecoderShape): HfTenso
     const proj = src.get(m.proj('weight'));
     out.push({ name: `${h}self_attn.o_proj.weight`, tensor: proj });
     // transformers' attention_bias covers all four projections; a QKV-only bias (Qwen style) gets a zero o_proj bias
-    if (cfg.addQkvBias) out.push({ name: `${h}self_attn.o_proj.bias`, tensor: src.maybe(m.proj('bias')) ?? zeros(proj.dtype, [proj.shape[0]!]) });
+    if (cfg.addQkvBias) out.push({ name: `${h}self_attn.o_proj.bias`, tensor: biasOrZeros(src, m.proj('bias'), proj) });
     else if (src.has(m.proj('bias'))) fail('E_UNSUPPORTED', 'output projection has a bias but QKV has none', { file: ctx.where, tensor: m.proj('bias') });
-    normTensors(ctx, out, `${h}post_attention_layernorm`, m.preMlpNorm, shape);
+    out.push(...norm(`${h}post_attention_layernorm`, m.preMlpNorm));
     if (shape.mlp === 'mixtral') out.push(...mixtralExperts(ctx, i));
     else out.push(...denseMlp(ctx, i, shape.mlp === 'gated'));
   }
-  normTensors(ctx, out, 'model.norm', (w) => [`decoder.final_layernorm.${w}`], shape);
-  if (shape.lmHead) {
-    const name = cfg.shareEmbeddingsAndOutputWeights ? 'embedding.word_embeddings.weight' : 'output_layer.weight';
-    out.push({ name: 'lm_head.weight', tensor: trimVocab(src.get(name), ctx.vocab, name) });
-  }
-  // a tied PP>1 checkpoint keeps a copy of the embedding as output_layer.weight: same values, nothing to add
-  if (cfg.shareEmbeddingsAndOutputWeights) src.ignore((n) => n === 'output_layer.weight');
+  out.push(...norm('model.norm', (w) => [`decoder.final_layernorm.${w}`]));
+  out.push(...lmHead(ctx, shape.lmHead));
   return out;
 }
 

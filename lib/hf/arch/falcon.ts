@@ -2,13 +2,11 @@
 // attention → post_attention_layernorm → MLP, as Megatron's GPTModel runs. Falcon's fused query_key_value
 // rows are per head [q, k, v] (multi-head) or [q all heads, k, v] (multi-query): exactly Megatron's grouped
 // layout with g = heads or g = 1, so the fused weight is copied as is.
-import { fail } from '../../errors.js';
-import { zeros } from '../../tensor/tensor.js';
-import { hfActivation, normAffine, requireDense, requireNorm, requireRope } from '../common.js';
-import { layerNames } from '../source.js';
-import { trimVocab } from '../split.js';
-import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
 import { pyFloat } from '../../export/pyjson.js';
+import { hfActivation, normAffine, requireDense, requireHeadsSpanHidden, requireMlp, requireNorm, requireOneOrAllKvHeads, requireRope } from '../common.js';
+import { layerNames } from '../source.js';
+import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
+import { biasOrZeros, lmHead, normTensors, wordEmbeddings } from './parts.js';
 
 export function falconModel(ctx: HfRuleContext): HfModel {
   const { cfg, src, where } = ctx;
@@ -16,26 +14,22 @@ export function falconModel(ctx: HfRuleContext): HfModel {
   requireNorm(ctx, target, 'LayerNorm');
   requireRope(ctx, target, false);
   requireDense(ctx, target);
-  const multiQuery = cfg.numQueryGroups === 1;
-  if (!multiQuery && cfg.numQueryGroups !== cfg.numAttentionHeads) fail('E_UNSUPPORTED', `sequential ${target} has 1 or all KV heads, the checkpoint has ${cfg.numQueryGroups} groups for ${cfg.numAttentionHeads} heads`, { file: where });
-  if (cfg.kvChannels * cfg.numAttentionHeads !== cfg.hiddenSize) fail('E_UNSUPPORTED', `${target} needs heads × head dim = hidden size (${cfg.numAttentionHeads} × ${cfg.kvChannels} ≠ ${cfg.hiddenSize})`, { file: where });
-  if (cfg.gatedLinearUnit) fail('E_UNSUPPORTED', `${target} has no gated MLP`, { file: where });
+  const multiQuery = requireOneOrAllKvHeads(ctx, `sequential ${target}`);
+  requireHeadsSpanHidden(ctx, target);
+  requireMlp(ctx, target, false);
 
   // Falcon's one `bias` flag covers every linear; a missing bias is written as zeros
   const withBias = cfg.addBiasLinear || cfg.addQkvBias;
   const affine = normAffine(cfg, false);
   const out: HfTensor[] = [];
-  const norm = (hf: string, names: (w: 'weight' | 'bias') => string[]) => {
-    out.push({ name: `${hf}.weight`, tensor: src.get(...names('weight')), ...(affine ? { affine } : {}) });
-    out.push({ name: `${hf}.bias`, tensor: src.get(...names('bias')) });
-  };
+  const norm = (hf: string, names: (w: 'weight' | 'bias') => string[]) => out.push(...normTensors(src, hf, names, affine, true));
   const linear = (hf: string, megatron: (w: 'weight' | 'bias') => string) => {
     const w = src.get(megatron('weight'));
     out.push({ name: `${hf}.weight`, tensor: w });
-    if (withBias) out.push({ name: `${hf}.bias`, tensor: src.maybe(megatron('bias')) ?? zeros(w.dtype, [w.shape[0]!]) });
+    if (withBias) out.push({ name: `${hf}.bias`, tensor: biasOrZeros(src, megatron('bias'), w) });
   };
 
-  out.push({ name: 'transformer.word_embeddings.weight', tensor: trimVocab(src.get('embedding.word_embeddings.weight'), ctx.vocab, 'embedding.word_embeddings.weight') });
+  out.push({ name: 'transformer.word_embeddings.weight', tensor: wordEmbeddings(ctx) });
   for (let i = 0; i < cfg.numLayers; i++) {
     const m = layerNames(i);
     const h = `transformer.h.${i}.`;
@@ -47,9 +41,7 @@ export function falconModel(ctx: HfRuleContext): HfModel {
     linear(`${h}mlp.dense_4h_to_h`, m.fc2);
   }
   norm('transformer.ln_f', (w) => [`decoder.final_layernorm.${w}`]);
-  const tied = cfg.shareEmbeddingsAndOutputWeights;
-  if (tied) src.ignore((n) => n === 'output_layer.weight');
-  else out.push({ name: 'lm_head.weight', tensor: trimVocab(src.get('output_layer.weight'), ctx.vocab, 'output_layer.weight') });
+  out.push(...lmHead(ctx, false));
 
   return {
     architecture: target,
@@ -74,7 +66,7 @@ export function falconModel(ctx: HfRuleContext): HfModel {
       attention_dropout: pyFloat(0.0),
       bos_token_id: null,
       eos_token_id: null,
-      tie_word_embeddings: tied,
+      tie_word_embeddings: cfg.shareEmbeddingsAndOutputWeights,
     },
     tensors: out,
   };

@@ -2,34 +2,29 @@
 // Its linears are Conv1D modules that store weights as [in, out]: every Megatron [out, in] weight is transposed,
 // and c_attn is [q | k | v] (all heads of each) along the output axis.
 import { fail } from '../../errors.js';
-import { cat, transpose, zeros } from '../../tensor/tensor.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import { hfActivation, normAffine, requireDense, requireNorm } from '../common.js';
-import { layerNames } from '../source.js';
-import { splitQkv, trimVocab } from '../split.js';
-import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
 import { pyFloat } from '../../export/pyjson.js';
+import { cat, transpose } from '../../tensor/tensor.js';
+import { hfActivation, normAffine, requireDense, requireHeadsSpanHidden, requireLearnedPositions, requireMlp, requireNorm } from '../common.js';
+import { layerNames } from '../source.js';
+import { splitQkv } from '../split.js';
+import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
+import { biasOrZeros, lmHead, normTensors, wordEmbeddings } from './parts.js';
 
 export function gpt2Model(ctx: HfRuleContext): HfModel {
   const { cfg, src, where } = ctx;
   const target = 'GPT2LMHeadModel';
   requireNorm(ctx, target, 'LayerNorm');
   requireDense(ctx, target);
-  if (cfg.positionEmbeddingType !== 'learned_absolute') fail('E_UNSUPPORTED', `${target} has learned absolute positions; the checkpoint uses '${cfg.positionEmbeddingType}'`, { file: where });
+  requireLearnedPositions(ctx, target);
   if (cfg.numQueryGroups !== cfg.numAttentionHeads) fail('E_UNSUPPORTED', `${target} has no grouped-query attention (${cfg.numQueryGroups} groups for ${cfg.numAttentionHeads} heads); try --arch starcoder`, { file: where });
-  if (cfg.kvChannels * cfg.numAttentionHeads !== cfg.hiddenSize) fail('E_UNSUPPORTED', `${target} needs heads × head dim = hidden size (${cfg.numAttentionHeads} × ${cfg.kvChannels} ≠ ${cfg.hiddenSize})`, { file: where });
-  if (cfg.gatedLinearUnit) fail('E_UNSUPPORTED', `${target} has no gated MLP`, { file: where });
+  requireHeadsSpanHidden(ctx, target);
+  requireMlp(ctx, target, false);
 
   const affine = normAffine(cfg, false);
   const out: HfTensor[] = [];
-  const norm = (hf: string, names: (w: 'weight' | 'bias') => string[]) => {
-    out.push({ name: `${hf}.weight`, tensor: src.get(...names('weight')), ...(affine ? { affine } : {}) });
-    out.push({ name: `${hf}.bias`, tensor: src.get(...names('bias')) });
-  };
-  // Conv1D always has a bias: a bias-free checkpoint gets zeros (adding zero changes nothing)
-  const bias = (name: string, rows: number, dtype: Tensor['dtype']) => src.maybe(name) ?? zeros(dtype, [rows]);
+  const norm = (hf: string, names: (w: 'weight' | 'bias') => string[]) => out.push(...normTensors(src, hf, names, affine, true));
 
-  out.push({ name: 'transformer.wte.weight', tensor: trimVocab(src.get('embedding.word_embeddings.weight'), ctx.vocab, 'embedding.word_embeddings.weight') });
+  out.push({ name: 'transformer.wte.weight', tensor: wordEmbeddings(ctx) });
   const wpe = src.get('embedding.position_embeddings.weight');
   out.push({ name: 'transformer.wpe.weight', tensor: wpe });
   for (let i = 0; i < cfg.numLayers; i++) {
@@ -39,23 +34,22 @@ export function gpt2Model(ctx: HfRuleContext): HfModel {
     const w = src.get(m.qkv('weight'));
     const qkv = splitQkv(w, cfg, m.qkv('weight'));
     out.push({ name: `${h}attn.c_attn.weight`, tensor: transpose(cat([qkv.q, qkv.k, qkv.v], 0)) });
-    const qkvBias = splitQkv(bias(m.qkv('bias'), w.shape[0]!, w.dtype), cfg, m.qkv('bias'));
+    // Conv1D always has a bias: a bias-free checkpoint gets zeros
+    const qkvBias = splitQkv(biasOrZeros(src, m.qkv('bias'), w), cfg, m.qkv('bias'));
     out.push({ name: `${h}attn.c_attn.bias`, tensor: cat([qkvBias.q, qkvBias.k, qkvBias.v], 0) });
     const proj = src.get(m.proj('weight'));
     out.push({ name: `${h}attn.c_proj.weight`, tensor: transpose(proj) });
-    out.push({ name: `${h}attn.c_proj.bias`, tensor: bias(m.proj('bias'), proj.shape[0]!, proj.dtype) });
+    out.push({ name: `${h}attn.c_proj.bias`, tensor: biasOrZeros(src, m.proj('bias'), proj) });
     norm(`${h}ln_2`, m.preMlpNorm);
     const fc1 = src.get(m.fc1('weight'));
     out.push({ name: `${h}mlp.c_fc.weight`, tensor: transpose(fc1) });
-    out.push({ name: `${h}mlp.c_fc.bias`, tensor: bias(m.fc1('bias'), fc1.shape[0]!, fc1.dtype) });
+    out.push({ name: `${h}mlp.c_fc.bias`, tensor: biasOrZeros(src, m.fc1('bias'), fc1) });
     const fc2 = src.get(m.fc2('weight'));
     out.push({ name: `${h}mlp.c_proj.weight`, tensor: transpose(fc2) });
-    out.push({ name: `${h}mlp.c_proj.bias`, tensor: bias(m.fc2('bias'), fc2.shape[0]!, fc2.dtype) });
+    out.push({ name: `${h}mlp.c_proj.bias`, tensor: biasOrZeros(src, m.fc2('bias'), fc2) });
   }
   norm('transformer.ln_f', (w) => [`decoder.final_layernorm.${w}`]);
-  const tied = cfg.shareEmbeddingsAndOutputWeights;
-  if (tied) src.ignore((n) => n === 'output_layer.weight');
-  else out.push({ name: 'lm_head.weight', tensor: trimVocab(src.get('output_layer.weight'), ctx.vocab, 'output_layer.weight') });
+  out.push(...lmHead(ctx, false));
 
   return {
     architecture: target,
@@ -77,7 +71,7 @@ export function gpt2Model(ctx: HfRuleContext): HfModel {
       reorder_and_upcast_attn: false,
       bos_token_id: null,
       eos_token_id: null,
-      tie_word_embeddings: tied,
+      tie_word_embeddings: cfg.shareEmbeddingsAndOutputWeights,
     },
     tensors: out,
   };

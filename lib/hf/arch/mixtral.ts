@@ -1,8 +1,8 @@
 // MixtralForCausalLM: Llama attention + top-k softmax-routed SwiGLU experts in every layer.
 import { fail } from '../../errors.js';
-import { hfActivation, normAffine, requireNorm, requireRope, ropeFields } from '../common.js';
+import { normAffine, requireNorm, requireRope, ropeFields } from '../common.js';
 import type { HfModel, HfRuleContext } from '../types.js';
-import { decoderTensors } from './decoder.js';
+import { decoderConfig, decoderTensors } from './decoder.js';
 import { pyFloat } from '../../export/pyjson.js';
 
 /**
@@ -37,15 +37,8 @@ export function mixtralModel(ctx: HfRuleContext): HfModel {
     architecture: target,
     modelType: 'mixtral',
     config: {
-      vocab_size: ctx.vocab,
-      hidden_size: cfg.hiddenSize,
+      ...decoderConfig(ctx),
       intermediate_size: cfg.moeFfnHiddenSize ?? cfg.ffnHiddenSize,
-      num_hidden_layers: cfg.numLayers,
-      num_attention_heads: cfg.numAttentionHeads,
-      num_key_value_heads: cfg.numQueryGroups,
-      head_dim: cfg.kvChannels,
-      hidden_act: hfActivation(cfg, ctx.args, ctx.where),
-      max_position_embeddings: cfg.maxPositionEmbeddings,
       rms_norm_eps: pyFloat(cfg.layernormEpsilon),
       ...ropeFields(cfg),
       attention_dropout: pyFloat(0.0),
