@@ -1,11 +1,11 @@
 // `mcore-export build` in a real process, with the STAND-IN trtllm-build (TensorRT-LLM cannot be installed
 // here; see test/support/fake-trtllm-build). The checkpoint is a real Megatron-made TRT-LLM checkpoint.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sourceCli } from '../support/cli.js';
 import { parseBuildFlags } from '../../lib/trtllm/engine-cli-flags.js';
 import { BUILD_FLAGS } from '../../lib/trtllm/build-options.js';
 
@@ -18,12 +18,7 @@ let work: string;
 beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'build-cli-')); });
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(join(ROOT, 'node_modules/.bin/vite-node'), [join(HERE, 'cli-entry.ts'), ...args], {
-    cwd: work, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}) => sourceCli(args, { cwd: work, env, timeoutMs: 60_000 });
 
 describe('build flags', () => {
   it('has a kebab-case flag for every option, and trtllm-build spelling for every passed-through one', () => {

@@ -1,12 +1,12 @@
 // `mcore-export export` (checkpoint, then engine) in a real process. The engine step runs the STAND-IN
 // trtllm-build (TensorRT-LLM cannot be installed here; test/support/fake-trtllm-build). The checkpoint step is
 // real and is compared with Megatron's own conversion of the same fixture.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sourceCli } from '../support/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '../..');
@@ -18,12 +18,7 @@ let work: string;
 beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'export-cli-')); });
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(join(ROOT, 'node_modules/.bin/vite-node'), [join(HERE, 'cli-entry.ts'), ...args], {
-    cwd: work, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}) => sourceCli(args, { cwd: work, env, timeoutMs: 120_000 });
 
 describe('mcore-export export', () => {
   it('writes the checkpoint (= Megatron reference) and then the engine; --json has both', () => {

@@ -1,17 +1,15 @@
 // `mcore-export trtllm --rank R --world-size W` in 4 concurrent real processes into one directory, then
 // `mcore-export verify`: complete → exit 0; a share not run yet → exit 1 naming the missing rank; running that
 // share completes it. Rank files are compared with Megatron's own TP2×PP2 conversion of the same checkpoint.
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceCli as cli, sourceCliAsync as cliAsync } from '../support/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '../..');
-const VITE_NODE = join(ROOT, 'node_modules/.bin/vite-node');
-const CLI = join(HERE, '../engine/cli-entry.ts');
 const CKPT = join(ROOT, '../shared/fixtures/megatron/llama/torch/tp1pp1');
 const REFERENCE = join(ROOT, '../shared/fixtures/reference/llama/tp2_pp2_bfloat16');
 
@@ -21,16 +19,6 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const share = (out: string, rank: number) => ['trtllm', CKPT, '--out', out, '--tp', '2', '--pp', '2', '--rank', String(rank), '--world-size', '4', '--json'];
 
-function cliAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = spawn(VITE_NODE, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (c) => (stdout += c));
-  p.stderr.on('data', (c) => (stderr += c));
-  return new Promise((res) => p.on('close', (code) => res({ code, stdout, stderr })));
-}
-const cli = (args: string[]) => spawnSync(VITE_NODE, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
-
 describe('mcore-export trtllm --rank/--world-size + verify', () => {
   it('4 concurrent processes write one complete, verified checkpoint equal to Megatron’s', async () => {
     const out = join(work, 'all');
@@ -38,7 +26,7 @@ describe('mcore-export trtllm --rank/--world-size + verify', () => {
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     expect(runs.map((r) => JSON.parse(r.stdout).ranks)).toEqual([[0], [1], [2], [3]]);
     const v = cli(['verify', out]);
-    expect(v.status, v.stdout + v.stderr).toBe(0);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
     for (let r = 0; r < 4; r++) expect(Buffer.compare(readFileSync(join(out, `rank${r}.safetensors`)), readFileSync(join(REFERENCE, `rank${r}.safetensors`)))).toBe(0);
   }, 180_000);
 
@@ -47,10 +35,10 @@ describe('mcore-export trtllm --rank/--world-size + verify', () => {
     const runs = await Promise.all([0, 1, 3].map((r) => cliAsync(share(out, r))));
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     const before = cli(['verify', out]);
-    expect(before.status).toBe(1);
+    expect(before.code).toBe(1);
     expect(before.stdout + before.stderr).toMatch(/rank 2\b.*has no file|rank2\.safetensors/);
     const last = cli(share(out, 2));
-    expect(last.status, last.stderr).toBe(0);
-    expect(cli(['verify', out]).status).toBe(0);
+    expect(last.code, last.stderr).toBe(0);
+    expect(cli(['verify', out]).code).toBe(0);
   }, 180_000);
 });
