@@ -46,8 +46,9 @@ MCORE_HD float f16ToFloatBits(uint16_t h) {
   uint32_t mant = h & 0x3FFu;
   uint32_t special = sign | 0x7F800000u | (mant ? 0x400000u : 0u) | (mant << 13);
   uint32_t normal = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  // zero or subnormal: mant × 2^-24, exact in f32
-  uint32_t small = sign | floatBits(static_cast<float>(mant) * bitsFloat(0x33800000u));  // 2^-24
+  // zero or subnormal: mant × 2^-24 = (1 + mant/1024)·2^-14 − 2^-14, exact in f32 (a full-rate add where an
+  // int→float conversion would be quarter rate on GPUs)
+  uint32_t small = sign | floatBits(bitsFloat((113u << 23) | (mant << 13)) - bitsFloat(113u << 23));
   return bitsFloat(exp == 0x1F ? special : exp != 0 ? normal : small);
 }
 
@@ -57,7 +58,7 @@ MCORE_HD float f8e4m3fnToFloatBits(uint8_t b) {
   uint32_t mant = b & 0x7u;
   if (exp == 0xF && mant == 0x7) return bitsFloat(sign | 0x7FC00000u | (mant << 20));
   if (exp != 0) return bitsFloat(sign | ((exp + 127 - 7) << 23) | (mant << 20));
-  float v = static_cast<float>(mant) * bitsFloat(0x3B000000u);  // 2^-9
+  float v = bitsFloat((121u << 23) | (mant << 20)) - bitsFloat(121u << 23);  // mant × 2^-9, exact (as in f16)
   return bitsFloat(sign | floatBits(v));
 }
 

@@ -216,7 +216,10 @@ class Job : public Napi::AsyncWorker {
   }
 
   void runOnDevices() {
-    usedThreads_ = static_cast<unsigned>(devices_.gpus.size());
+    // workers per GPU: each copies its spans in and writes its window out, so the CPU threads still set the
+    // pace of page-cache reads and writes; share the executor's threads among the GPUs
+    devices_.streamsPerGpu = std::max(4u, threads_ / static_cast<unsigned>(devices_.gpus.size()));
+    usedThreads_ = devices_.streamsPerGpu * static_cast<unsigned>(devices_.gpus.size());
     start_ = std::chrono::steady_clock::now();
     DeviceHooks hooks;
     hooks.stopped = [this] { return stop_.load() || cancelled_->load(); };

@@ -213,7 +213,7 @@ class Planner {
       const int64_t dstOff = static_cast<int64_t>(u.pad) + static_cast<int64_t>(t.byteStart) - static_cast<int64_t>(u.begin) + pc.dstOffset * dsz;
       const int64_t cols = pc.shape[rk - 1];
       const bool dense = pc.srcStrides[rk - 1] == 1 && pc.dstStrides[rk - 1] == 1;
-      const bool transposed = rk >= 2 && cols >= cuda::kTile && std::llabs(pc.srcStrides[rk - 1]) > 1 &&
+      const bool transposed = rk >= 2 && cols >= 32 && std::llabs(pc.srcStrides[rk - 1]) > 1 &&
                               std::llabs(pc.srcStrides[rk - 2]) < std::llabs(pc.srcStrides[rk - 1]);
       // the body: whole rows (or, for rank 1, the range itself as one row)
       int64_t bodyLo, bodyHi, nrows, rowCols;

@@ -8,7 +8,7 @@ namespace {
 template <class Op>
 void launchRows(const RowsArgs& a, int blocks, cudaStream_t s) { rowsKernel<Op><<<blocks, 256, 0, s>>>(a); }
 template <class Op>
-void launchTile(const TileArgs& a, dim3 grid, cudaStream_t s) { tileKernel<Op><<<grid, dim3(kTile, kTileRowsPerPass), 0, s>>>(a); }
+void launchTile(const TileArgs& a, dim3 grid, cudaStream_t s) { tileKernel<Op><<<grid, dim3(kTileLanes, kTileRowsPerPass), 0, s>>>(a); }
 template <class Op>
 void launchGeneric(const GenericArgs& a, int blocks, cudaStream_t s) { genericKernel<Op><<<blocks, 256, 0, s>>>(a); }
 

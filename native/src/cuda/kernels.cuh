@@ -4,7 +4,7 @@
 // elements actually read never do.
 //   rowsKernel: rows that are contiguous on both sides (rank-1 runs, row slices): 16-byte vector loads and
 //               stores, the unaligned head/tail of each row element by element
-//   tileKernel: transposed views: 32×32 tiles through shared memory, reads coalesced along the source's dense
+//   tileKernel: transposed views: 64×64 tiles through shared memory, reads coalesced along the source's dense
 //               dim and writes along the output's
 //   genericKernel: anything else (and heads/tails of partial rows), one element per thread
 #pragma once
@@ -156,40 +156,61 @@ __global__ void __launch_bounds__(256) rowsKernel(RowsArgs a) {
   }
 }
 
-constexpr int kTile = 32;
+// 64×64 tiles for 256 threads: 16 elements per thread keep enough bytes in flight for 1- and 2-byte types.
+constexpr int kTile = 64;
+constexpr int kTileLanes = 32;
 constexpr int kTileRowsPerPass = 8;
 
 template <class Op>
-__global__ void __launch_bounds__(kTile * kTileRowsPerPass) tileKernel(TileArgs a) {
+__global__ void __launch_bounds__(kTileLanes * kTileRowsPerPass) tileKernel(TileArgs a) {
   using ST = typename Op::ST;
   using DT = typename Op::DT;
   __shared__ ST tile[kTile][kTile + 1];  // [column][row], padded against bank conflicts
-  __shared__ int64_t rowSrc[kTile], rowDst[kTile];  // each tile row's offsets, computed once (64-bit div/mod)
+  __shared__ int64_t rowSrc[kTile], rowDst[kTile];  // byte offsets of each tile row's column 0 (64-bit div/mod once)
   const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t ssB = a.ssCol * static_cast<int64_t>(sizeof(ST)), dsB = a.dsCol * static_cast<int64_t>(sizeof(DT));
   const int64_t rowTiles = (a.nrows + kTile - 1) / kTile, colTiles = (a.cols + kTile - 1) / kTile;
   for (int64_t tr = blockIdx.y; tr < rowTiles; tr += gridDim.y) {
-    if (ty == 0 && tr * kTile + tx < a.nrows) rowOffsets(a.rows, tr * kTile + tx, rowSrc[tx], rowDst[tx]);
+    const int64_t r0 = tr * kTile;
+    const int nr = static_cast<int>(a.nrows - r0 < kTile ? a.nrows - r0 : kTile);
+    if (ty == 0) {
+      for (int i = tx; i < nr; i += kTileLanes) {
+        int64_t so, dso;
+        rowOffsets(a.rows, r0 + i, so, dso);
+        rowSrc[i] = a.srcOff + so * static_cast<int64_t>(sizeof(ST));
+        rowDst[i] = a.dstOff + dso * static_cast<int64_t>(sizeof(DT));
+      }
+    }
     __syncthreads();
     for (int64_t tc = blockIdx.x; tc < colTiles; tc += gridDim.x) {
+      const int64_t c0 = tc * kTile;
+      const int nc = static_cast<int>(a.cols - c0 < kTile ? a.cols - c0 : kTile);
       // load: lanes walk rows, which are dense in the source
-      int64_t r = tr * kTile + tx;
-      if (r < a.nrows) {
-        const int64_t so = rowSrc[tx];
+      const uint8_t* colBase = a.src + c0 * ssB;
+      if (nr == kTile && nc == kTile) {
 #pragma unroll
-        for (int k = 0; k < kTile; k += kTileRowsPerPass) {
-          int64_t c = tc * kTile + ty + k;
-          if (c < a.cols) tile[ty + k][tx] = loadElem<ST>(a.src + (a.srcOff + (so + c * a.ssCol) * static_cast<int64_t>(sizeof(ST))));
+        for (int i = tx; i < kTile; i += kTileLanes) {
+          const uint8_t* p = colBase + rowSrc[i];
+#pragma unroll
+          for (int j = ty; j < kTile; j += kTileRowsPerPass) tile[j][i] = loadElem<ST>(p + j * ssB);
         }
+      } else {
+        for (int i = tx; i < nr; i += kTileLanes)
+          for (int j = ty; j < nc; j += kTileRowsPerPass) tile[j][i] = loadElem<ST>(colBase + rowSrc[i] + j * ssB);
       }
       __syncthreads();
       // store: lanes walk columns, which are dense in the output
-      int64_t c = tc * kTile + tx;
+      uint8_t* dstBase = a.dst + c0 * dsB;
+      if (nr == kTile && nc == kTile) {
 #pragma unroll
-      for (int k = 0; k < kTile; k += kTileRowsPerPass) {
-        int64_t rr = tr * kTile + ty + k;
-        if (rr < a.nrows && c < a.cols) {
-          storeElem<DT>(a.dst + (a.dstOff + (rowDst[ty + k] + c * a.dsCol) * static_cast<int64_t>(sizeof(DT))), Op::apply(tile[tx][ty + k], a.affine));
+        for (int j = tx; j < kTile; j += kTileLanes) {
+          uint8_t* q = dstBase + j * dsB;
+#pragma unroll
+          for (int i = ty; i < kTile; i += kTileRowsPerPass) storeElem<DT>(q + rowDst[i], Op::apply(tile[j][i], a.affine));
         }
+      } else {
+        for (int j = tx; j < nc; j += kTileLanes)
+          for (int i = ty; i < nr; i += kTileRowsPerPass) storeElem<DT>(dstBase + j * dsB + rowDst[i], Op::apply(tile[j][i], a.affine));
       }
       __syncthreads();
     }
