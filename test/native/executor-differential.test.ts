@@ -4,7 +4,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { executePlan } from '../../lib/plan/execute.js';
 import type { CopyPlan, PlanFile, PlanPiece, PlanTensor } from '../../lib/plan/plan.js';
 import { type DType, itemsize } from '../../lib/tensor/dtype.js';

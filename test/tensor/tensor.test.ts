@@ -31,7 +31,7 @@ function stridedView(r: Rng, ref: Ref): View {
 function randomTiling(r: Rng, ref: Ref, contiguousBlocks = false): Tensor {
   const blocks: Block[] = [];
   const cut = (box: Ref, at: number[], depth: number) => {
-    const dims = box.shape.map((d, i) => i).filter((i) => box.shape[i]! >= 2);
+    const dims = box.shape.map((_, i) => i).filter((i) => box.shape[i]! >= 2);
     if (depth >= 3 || dims.length === 0 || r.chance(0.25)) {
       const view = contiguousBlocks ? V.memoryView(int32Bytes(box.data), 'int32', box.shape) : stridedView(r, box);
       blocks.push({ at, view });
