@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ExportError } from '../../lib/errors.js';
+import { errorOf } from '../support/errors.js';
 import { readTorchSave } from '../../lib/formats/torch-save.js';
 import { readZip, readZipEntry } from '../../lib/formats/zip.js';
 import type { View } from '../../lib/tensor/view.js';
@@ -13,16 +13,6 @@ const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
 const GPT2_TP2_R1 = 'megatron/gpt2/torch/tp2pp1/iter_0000010/mp_rank_01/model_optim_rng.pt';
 const tmp = mkdtempSync(join(tmpdir(), 'zip-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function errorOf(f: () => unknown): ExportError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ExportError) return e;
-    throw e;
-  }
-  throw new Error('expected an ExportError');
-}
 
 /** A copy of a fixture in the tmp dir, optionally altered. */
 function copyOf(rel: string, name: string, alter?: (b: Buffer) => Buffer): string {

@@ -4,23 +4,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ExportError } from '../../lib/errors.js';
+import { errorOf } from '../support/errors.js';
 import { openLegacy } from '../../lib/megatron/legacy.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 
 const FIX = join(import.meta.dirname, '../../../shared/fixtures/megatron');
 const tmp = mkdtempSync(join(tmpdir(), 'legacy-hostile-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function errorOf(f: () => unknown): ExportError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ExportError) return e;
-    throw e;
-  }
-  throw new Error('expected an ExportError');
-}
 
 /** An iteration dir in tmp with the given rank dirs copied from a fixture layout, each optionally altered. */
 function iterCopy(name: string, model: string, layout: string, ranks: Record<string, ((b: Buffer) => Buffer) | null>): string {

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ExportError } from '../../lib/errors.js';
+import { errorOf } from '../support/errors.js';
 import { configFromArgs } from '../../lib/megatron/config.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import type { Tensor } from '../../lib/tensor/tensor.js';
@@ -20,16 +20,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'open-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const digest = (t: Tensor) => createHash('sha256').update(materialize(t)).digest('hex');
-
-function errorOf(f: () => unknown): ExportError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ExportError) return e;
-    throw e;
-  }
-  throw new Error('expected an ExportError');
-}
 
 describe('format detection', () => {
   test.each(models)('%s: root, tracker, iteration dir and single file agree', (model) => {

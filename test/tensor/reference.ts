@@ -134,6 +134,25 @@ export function randomShape(r: Rng, maxRank = 4, maxDim = 4, minDim = 0): number
   return Array.from({ length: r.int(0, maxRank) }, () => r.int(minDim, maxDim));
 }
 
+/** A shape with the same element count: the prime factors regrouped, with some 1s sprinkled in. */
+export function randomReshapeTarget(r: Rng, n: number): number[] {
+  if (n === 0) return r.shuffle([0, ...randomShape(r, 2, 3, 1)]);
+  const factors: number[] = [];
+  for (let x = n, f = 2; x > 1; ) {
+    if (x % f === 0) {
+      factors.push(f);
+      x /= f;
+    } else f++;
+  }
+  const out: number[] = [];
+  for (const f of r.shuffle(factors)) {
+    if (out.length && r.chance(0.4)) out[out.length - 1]! *= f;
+    else out.push(f);
+  }
+  for (let k = r.int(0, 2); k > 0; k--) out.splice(r.int(0, out.length), 0, 1);
+  return out;
+}
+
 /** Splits n into parts (some possibly empty when allowEmpty) that add up to n. */
 export function randomSizes(r: Rng, n: number, parts: number, allowEmpty = true): number[] {
   // without empties, cuts fall strictly inside (0, n) where there is room; a tiny n still yields empty parts

@@ -7,7 +7,7 @@ import type { Block, Tensor } from '../../lib/tensor/tensor.js';
 import * as V from '../../lib/tensor/view.js';
 import type { View } from '../../lib/tensor/view.js';
 import {
-  count, eachIndex, errorCode, expectCode, flatIndex, int32Bytes, randomShape, randomSizes, readTensor, type Ref, refCat,
+  count, eachIndex, errorCode, expectCode, flatIndex, int32Bytes, randomReshapeTarget, randomShape, randomSizes, readTensor, type Ref, refCat,
   refExpand, refFrom, refGet, refIota, refNarrow, refPermute, refReshape, refUnsqueeze, rng, type Rng,
 } from './reference.js';
 
@@ -171,7 +171,7 @@ describe('tiled tensors vs the index model', () => {
       for (let k = r.int(1, 8); k > 0; k--) {
         const name = r.pick(names);
         if (name === 'reshape') {
-          const target = randomTarget(r, count(ref.shape));
+          const target = randomReshapeTarget(r, count(ref.shape));
           const code = errorCode(() => T.reshape(t, target));
           // refusals are for blocks whose own strides cannot take the new shape (E_SHAPE), never wrong data
           if (code !== null) {
@@ -197,25 +197,6 @@ describe('tiled tensors vs the index model', () => {
   });
 });
 
-/** A shape with the same element count, from regrouped prime factors and a few 1s. */
-function randomTarget(r: Rng, n: number): number[] {
-  if (n === 0) return r.shuffle([0, ...randomShape(r, 2, 3, 1)]);
-  const factors: number[] = [];
-  for (let x = n, f = 2; x > 1; ) {
-    if (x % f === 0) {
-      factors.push(f);
-      x /= f;
-    } else f++;
-  }
-  const out: number[] = [];
-  for (const f of r.shuffle(factors)) {
-    if (out.length && r.chance(0.4)) out[out.length - 1]! *= f;
-    else out.push(f);
-  }
-  for (let k = r.int(0, 2); k > 0; k--) out.splice(r.int(0, out.length), 0, 1);
-  return out;
-}
-
 describe('reshape of row-tiled tensors', () => {
   it('always succeeds, cutting row runs that straddle the new shape into boxes', () => {
     const r = rng(5);
@@ -223,7 +204,7 @@ describe('reshape of row-tiled tensors', () => {
     for (let i = 0; i < 1500; i++) {
       const ref = refIota([r.int(0, 9), ...randomShape(r, 2, 4, 1)]);
       const t = rowTiling(r, ref);
-      const target = randomTarget(r, count(ref.shape));
+      const target = randomReshapeTarget(r, count(ref.shape));
       const out = T.reshape(t, target);
       expectSame(out, refReshape(ref, target), `[${ref.shape}] in ${t.blocks.length} row runs → [${target}]`);
       if (out.blocks.length > t.blocks.length) straddled++;
@@ -269,7 +250,7 @@ describe('reshape of row-tiled tensors', () => {
     for (let i = 0; i < 1500; i++) {
       const ref = refIota(randomShape(r, 4, 5));
       const t = randomTiling(r, ref, true);
-      const target = randomTarget(r, count(ref.shape));
+      const target = randomReshapeTarget(r, count(ref.shape));
       const out = T.reshape(t, target);
       expectSame(out, refReshape(ref, target), `[${ref.shape}] in ${t.blocks.length} blocks → [${target}]`);
       if (t.blocks.length > 1) multi++;

@@ -6,7 +6,7 @@ import * as V from '../../lib/tensor/view.js';
 import type { View } from '../../lib/tensor/view.js';
 import {
   count, eachIndex, errorCode, expectCode, flatIndex, int32Bytes, randomShape, randomSizes, readView, type Ref, refExpand,
-  refFrom, refNarrow, refPermute, refReshape, refUnsqueeze, rng, type Rng,
+  randomReshapeTarget, refFrom, refNarrow, refPermute, refReshape, refUnsqueeze, rng, type Rng,
 } from './reference.js';
 
 /**
@@ -40,25 +40,6 @@ function viewableAs(ref: Ref, shape: number[]): number[] | null {
     if (addr !== ref.data[flatIndex(shape, idx)]) ok = false;
   });
   return ok ? strides.map((s) => s ?? 0) : null;
-}
-
-/** A shape with the same element count: regroup the prime factors, with some 1s sprinkled in. */
-function randomReshapeTarget(r: Rng, n: number): number[] {
-  if (n === 0) return r.shuffle([0, ...randomShape(r, 2, 3, 1)]);
-  const factors: number[] = [];
-  for (let x = n, f = 2; x > 1; ) {
-    if (x % f === 0) {
-      factors.push(f);
-      x /= f;
-    } else f++;
-  }
-  const out: number[] = [];
-  for (const f of r.shuffle(factors)) {
-    if (out.length && r.chance(0.4)) out[out.length - 1]! *= f;
-    else out.push(f);
-  }
-  for (let k = r.int(0, 2); k > 0; k--) out.splice(r.int(0, out.length), 0, 1);
-  return out;
 }
 
 type Step = (r: Rng, view: View, ref: Ref) => { view: View; ref: Ref; op: string } | null;

@@ -6,7 +6,7 @@ import { expect, test } from 'vitest';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { helperOptionsFor } from '../../lib/trtllm/export.js';
 import { TRTLLMHelper } from '../../lib/trtllm/helper.js';
-import { isExportError } from '../../lib/errors.js';
+import { codeOf as code } from '../support/errors.js';
 import { FIXTURES, headerText, legacyShard, MODEL_TYPE, referenceCases } from './support/fixtures.js';
 import { safetensorsBytes } from './support/plan-eval.js';
 
@@ -46,16 +46,6 @@ test.each(cases.map((c) => [`${c.model}/${c.name}`, c] as const))('%s', (_, c) =
     }
   }
 });
-
-function code(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (isExportError(e)) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 test("on-device conversion makes Megatron's argument checks", () => {
   const ckpt = openCheckpoint(join(FIXTURES, 'megatron', 'llama', 'torch', 'tp1pp1'), { modelType: 'llama' });

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { isExportError } from '../../lib/errors.js';
+import { codeOf as code } from '../support/errors.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import type { TransformerConfig } from '../../lib/megatron/types.js';
 import { executePlan } from '../../lib/plan/execute.js';
@@ -19,16 +19,6 @@ import { FIXTURES } from './support/fixtures.js';
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-trtllm-rules-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const open = (model: string, layout = 'tp1pp1', fmt = 'torch') => openCheckpoint(join(FIXTURES, 'megatron', model, fmt, layout));
-
-function code(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (isExportError(e)) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 const bytes = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
