@@ -4,7 +4,7 @@
 //   iteration dir with metadata.json / .metadata → torch_dist (torch-dist.ts)
 //   iteration dir with mp_rank_* → legacy torch (legacy.ts); a single model_optim_rng.pt → legacy, TP1 PP1
 //   a .safetensors file, an index json, or a directory of them → safetensors (config from the caller)
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fail } from '../errors.js';
 import { INDEX_FILE, openSafetensors } from '../formats/safetensors-dir.js';
@@ -13,9 +13,10 @@ import { type Args, configFromArgs } from './config.js';
 import { listRankDirs, openLegacy } from './legacy.js';
 import { guessModelType } from './model-type.js';
 import { openTorchDist } from './torch-dist.js';
+import { TRACKER_FILE, trackedIteration } from './tracker.js';
 import type { Checkpoint, ModelType, TransformerConfig } from './types.js';
 
-export const TRACKER_FILE = 'latest_checkpointed_iteration.txt';
+export { TRACKER_FILE };
 
 export interface OpenCheckpointOptions {
   /** overrides the guessed model type */
@@ -56,20 +57,6 @@ function openIterationDir(dir: string, iteration: number | null, opts: OpenCheck
   const iters = readdirSync(dir).filter((n) => /^iter_\d+$/.test(n) || n === 'release');
   if (iters.length) fail('E_NOT_FOUND', `no ${TRACKER_FILE}; open one of the iteration directories: ${iters.sort().slice(-5).join(', ')}`, { file: dir });
   return fail('E_NOT_FOUND', 'no Megatron checkpoint here (no tracker file, metadata.json, mp_rank_* directories or .safetensors files)', { file: dir });
-}
-
-/** The iteration directory named by the tracker file: `iter_%07d` for a number, `release` for the word. */
-function trackedIteration(root: string, tracker: string): { dir: string; iteration: number | null } {
-  let text: string;
-  try {
-    text = readFileSync(tracker, 'utf8').trim();
-  } catch (e) {
-    return fail('E_IO', `cannot read the tracker file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: tracker, cause: e });
-  }
-  if (text === 'release') return { dir: join(root, 'release'), iteration: null };
-  if (!/^\d{1,15}$/.test(text)) fail('E_FORMAT', `tracker holds '${text.slice(0, 40)}', expected an iteration number or 'release'`, { file: tracker });
-  const n = Number(text);
-  return { dir: join(root, `iter_${String(n).padStart(7, '0')}`), iteration: n };
 }
 
 function legacyCheckpoint(path: string, iteration: number | null, opts: OpenCheckpointOptions): Checkpoint {

@@ -13,6 +13,7 @@ import { type Args, configFromArgs } from './config.js';
 import { type DcpEntry, type DcpStorageInfo, parseDcpMetadata } from './dcp-metadata.js';
 import { isModelWeightKey, legacyEntries } from './dcp-names.js';
 import { guessModelType } from './model-type.js';
+import { TRACKER_FILE, trackedIteration } from './tracker.js';
 import type { Checkpoint, ModelType, TrainingLayout } from './types.js';
 
 export interface OpenTorchDistOptions {
@@ -24,20 +25,12 @@ export interface OpenTorchDistOptions {
 const MAX_METADATA_BYTES = 1 << 30;
 const COMMON_STATE_KEY = 'common_state/shard_0_1';
 
-/** The iteration directory: `dir` itself, or the one `latest_checkpointed_iteration.txt` in `dir` points to. */
+/** The iteration directory: `dir` itself, or the one its tracker file points to. */
 export function torchDistIterationDir(dir: string): { iterDir: string; trackerIteration: number | null } {
-  const tracker = join(dir, 'latest_checkpointed_iteration.txt');
+  const tracker = join(dir, TRACKER_FILE);
   if (existsSync(join(dir, '.metadata')) || !existsSync(tracker)) return { iterDir: dir, trackerIteration: null };
-  let text: string;
-  try {
-    text = readFileSync(tracker, 'utf8').trim();
-  } catch (e) {
-    return fail('E_IO', `cannot read the tracker file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: tracker, cause: e });
-  }
-  if (text === 'release') return { iterDir: join(dir, 'release'), trackerIteration: null };
-  if (!/^\d+$/.test(text)) fail('E_FORMAT', `tracker holds '${text.slice(0, 40)}', expected an iteration number or 'release'`, { file: tracker });
-  const n = Number(text);
-  return { iterDir: join(dir, `iter_${String(n).padStart(7, '0')}`), trackerIteration: n };
+  const { dir: iterDir, iteration } = trackedIteration(dir, tracker);
+  return { iterDir, trackerIteration: iteration };
 }
 
 function checkBackend(iterDir: string): void {
