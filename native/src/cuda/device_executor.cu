@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -370,10 +371,26 @@ class Runner {
       stageBytes_ = std::max<uint64_t>(kMinWindowBytes, 2 * (opts_.memoryBytes / 3));
     }
     units_ = Planner(plan_, outBytes_ - kAlign, stageBytes_).units();
+    // buffers no larger than the largest unit needs, and no more workers than units: small plans (many small
+    // files) must not pay for gigabytes of pinned memory
+    uint64_t needOut = kAlign, needStage = kAlign;
+    for (const Unit& u : units_) {
+      needOut = std::max(needOut, u.end - u.begin + u.pad);
+      if (!u.hostGather) needStage = std::max(needStage, u.stageBytes);
+    }
+    outBytes_ = std::min(outBytes_, needOut);
+    stageBytes_ = std::min(stageBytes_, needStage);
+    const uint64_t perGpu = (units_.size() + opts_.gpus.size() - 1) / opts_.gpus.size();
+    slots = static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(slots, perGpu)));
     std::vector<std::thread> pool;
     for (int g : opts_.gpus)
       for (unsigned i = 0; i < slots; i++) pool.emplace_back([this, g] { work(g); });
     for (std::thread& t : pool) t.join();
+    if (std::getenv("MCORE_CUDA_STATS")) {  // thread-seconds per stage, to see which one sets the pace
+      std::fprintf(stderr, "mcore cuda stats: gpus=%zu workers/gpu=%u units=%zu out=%llu stage=%llu | alloc %.2f read %.2f gpu %.2f write %.2f sync %.2f thread-s\n",
+                   opts_.gpus.size(), slots, units_.size(), (unsigned long long)outBytes_, (unsigned long long)stageBytes_, ns_[0] / 1e9, ns_[1] / 1e9, ns_[2] / 1e9,
+                   ns_[3] / 1e9, ns_[4] / 1e9);
+    }
     if (!error_.empty()) throw NativeError(errorCode_, error_);
   }
 
@@ -391,7 +408,9 @@ class Runner {
   void work(int gpu) {
     try {
       Slot slot;
+      auto t = Clock::now();
       slot.open(gpu, stageBytes_, outBytes_);
+      tick(0, t);
       for (;;) {
         if (stopped()) return;
         size_t i = next_.fetch_add(1);
@@ -403,7 +422,9 @@ class Runner {
         if (stopped()) return;
         size_t o = nextSync_.fetch_add(1);
         if (o >= fds_.size()) break;
+        auto ts = Clock::now();
         if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
+        tick(4, ts);
       }
     } catch (const NativeError& e) {
       fail(e.code(), e.what());
@@ -427,6 +448,7 @@ class Runner {
       pwriteAll(fds_[u.output], s.hostOut, bytes, u.begin, out.path);
       return;
     }
+    auto t = Clock::now();
     // disk (or page cache) → pinned staging
     for (const Range& r : u.ranges) {
       const Piece& pc = plan_.pieces[r.piece];
@@ -435,12 +457,15 @@ class Runner {
       else std::memcpy(s.hostStage + r.stageOff, spanAddress(r), n);
     }
     const int g = s.gpu;
+    t = tick(1, t);
     CK(cudaMemcpyAsync(s.devStage, s.hostStage, u.stageBytes, cudaMemcpyHostToDevice, s.stream), g);
     for (const Kernel& k : u.kernels) launch(k, s);
     CK(cudaGetLastError(), g);
     CK(cudaMemcpyAsync(s.hostOut, s.devOut + u.pad, bytes, cudaMemcpyDeviceToHost, s.stream), g);
     CK(cudaStreamSynchronize(s.stream), g);
+    t = tick(2, t);
     pwriteAll(fds_[u.output], s.hostOut, bytes, u.begin, out.path);
+    tick(3, t);
   }
 
   // MCORE_CUDA_DEBUG=1: synchronise after every launch and name the kernel that failed, with its arguments
@@ -516,6 +541,13 @@ class Runner {
   std::vector<Unit> units_;
   std::atomic<size_t> next_{0}, nextSync_{0};
   std::atomic<bool> stop_{false};
+  using Clock = std::chrono::steady_clock;
+  std::atomic<uint64_t> ns_[5] = {};  // alloc, read, gpu, write, fsync
+  Clock::time_point tick(int stage, Clock::time_point since) {
+    auto now = Clock::now();
+    ns_[stage] += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - since).count());
+    return now;
+  }
   std::mutex mu_;
   std::string errorCode_, error_;
 };
