@@ -87,6 +87,8 @@ export interface HelperBuildInput {
   trtllmModelConfig?: TrtllmPretrainedConfig | readonly TrtllmPretrainedConfig[];
   /** plan executor for writing in-memory weights (default: the native one) */
   executor?: PlanExecutor;
+  /** where the in-memory weights are gathered and cast: 'cpu' (default) | 'cuda' | 'cuda:N' (e.g. this rank's GPU after on-device conversion) */
+  device?: string;
 }
 
 /**
@@ -94,7 +96,7 @@ export interface HelperBuildInput {
  * written to a temporary checkpoint directory next to the engine directory (removed afterwards).
  */
 export async function helperBuildAndSaveEngine(input: HelperBuildInput & MegatronBuildArgs, control: BuildEngineControl = {}): Promise<EngineBuildResult> {
-  const { engineDir, checkpointDir, trtllmModelWeights, trtllmModelConfig, executor, ...args } = input;
+  const { engineDir, checkpointDir, trtllmModelWeights, trtllmModelConfig, executor, device, ...args } = input;
   if (!engineDir) fail('E_USAGE', 'buildAndSaveEngine needs engineDir');
   if (checkpointDir !== undefined) {
     if (trtllmModelWeights !== undefined) fail('E_USAGE', 'give either checkpointDir or trtllmModelWeights, not both');
@@ -115,7 +117,10 @@ export async function helperBuildAndSaveEngine(input: HelperBuildInput & Megatro
   const tmp = mkdtempSync(join(dirname(out), `.${basename(out)}.checkpoint-`));
   try {
     const execute = executor ?? nativeExecutor;
-    await execute({ files: trtllmModelWeights.map((w) => ({ path: join(tmp, `rank${w.rank}.safetensors`), tensors: w.tensors })) }, control.signal ? { signal: control.signal } : {});
+    await execute({ files: trtllmModelWeights.map((w) => ({ path: join(tmp, `rank${w.rank}.safetensors`), tensors: w.tensors })) }, {
+      ...(control.signal ? { signal: control.signal } : {}),
+      ...(device !== undefined ? { device } : {}),
+    });
     writeFileAtomic(join(tmp, 'config.json'), config.toJson());
     return await buildAndSaveEngine(tmp, out, args, control);
   } finally {
