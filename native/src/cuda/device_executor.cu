@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "../cuda_executor.h"
 #include "../gather.h"
 #include "../native_error.h"
+#include "../window.h"
 #include "kernels.cuh"
 
 namespace mcore {
@@ -46,7 +48,7 @@ using cuda::TileArgs;
     if (e_ != cudaSuccess) cudaFail(#call, e_, gpu); \
   } while (0)
 
-constexpr uint64_t kWindowBytes = 32ull << 20;  // output bytes per unit at most
+constexpr uint64_t kWindowBytes = 8ull << 20;  // output bytes per unit at most (pinned buffers are costly to allocate)
 constexpr uint64_t kMinWindowBytes = 1ull << 20;
 constexpr uint64_t kAlign = 16;
 
@@ -382,14 +384,30 @@ class Runner {
     stageBytes_ = std::min(stageBytes_, needStage);
     const uint64_t perGpu = (units_.size() + opts_.gpus.size() - 1) / opts_.gpus.size();
     slots = static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(slots, perGpu)));
+    // write-behind as in the CPU executor (window.h): write-back of each output's completed prefix starts
+    // every 64 MiB, so the final fsync does not find the whole export dirty
+    firstUnit_.assign(plan_.outputs.size(), 0);
+    std::vector<std::vector<uint64_t>> ends(plan_.outputs.size());
+    for (size_t i = 0; i < units_.size(); i++) {
+      if (ends[units_[i].output].empty()) firstUnit_[units_[i].output] = i;
+      ends[units_[i].output].push_back(units_[i].end);
+    }
+    unitsLeft_.reset(new std::atomic<int64_t>[plan_.outputs.size()]);
+    for (size_t o = 0; o < plan_.outputs.size(); o++) {
+      unitsLeft_[o].store(static_cast<int64_t>(ends[o].size()));
+      // a header-only output has no unit whose writer would flush it
+      if (ends[o].empty() && ::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
+      writeBehind_.push_back(std::make_unique<WriteBehind>(fds_[o], std::move(ends[o])));
+    }
+    const auto wall0 = Clock::now();
     std::vector<std::thread> pool;
     for (int g : opts_.gpus)
       for (unsigned i = 0; i < slots; i++) pool.emplace_back([this, g] { work(g); });
     for (std::thread& t : pool) t.join();
     if (std::getenv("MCORE_CUDA_STATS")) {  // thread-seconds per stage, to see which one sets the pace
-      std::fprintf(stderr, "mcore cuda stats: gpus=%zu workers/gpu=%u units=%zu out=%llu stage=%llu | alloc %.2f read %.2f gpu %.2f write %.2f sync %.2f thread-s\n",
+      std::fprintf(stderr, "mcore cuda stats: gpus=%zu workers/gpu=%u units=%zu out=%llu stage=%llu | alloc %.2f read %.2f gpu %.2f write %.2f sync %.2f free %.2f thread-s | wall %.2f s\n",
                    opts_.gpus.size(), slots, units_.size(), (unsigned long long)outBytes_, (unsigned long long)stageBytes_, ns_[0] / 1e9, ns_[1] / 1e9, ns_[2] / 1e9,
-                   ns_[3] / 1e9, ns_[4] / 1e9);
+                   ns_[3] / 1e9, ns_[4] / 1e9, ns_[5] / 1e9, std::chrono::duration<double>(Clock::now() - wall0).count());
     }
     if (!error_.empty()) throw NativeError(errorCode_, error_);
   }
@@ -407,25 +425,28 @@ class Runner {
 
   void work(int gpu) {
     try {
-      Slot slot;
       auto t = Clock::now();
-      slot.open(gpu, stageBytes_, outBytes_);
+      std::unique_ptr<Slot> slot(new Slot);
+      slot->open(gpu, stageBytes_, outBytes_);
       tick(0, t);
       for (;;) {
         if (stopped()) return;
         size_t i = next_.fetch_add(1);
         if (i >= units_.size()) break;
-        runUnit(units_[i], slot);
+        runUnit(units_[i], *slot);
+        const int o = units_[i].output;
+        writeBehind_[o]->written(i - firstUnit_[o], plan_.outputs[o].path);
+        if (unitsLeft_[o].fetch_sub(1) == 1) {  // this output's last unit: flush it now (no writer is left)
+          auto ts = Clock::now();
+          if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
+          writeBehind_[o]->finished();
+          tick(4, ts);
+        }
         if (hooks_.written) hooks_.written(units_[i].end - units_[i].begin);
       }
-      for (;;) {
-        if (stopped()) return;
-        size_t o = nextSync_.fetch_add(1);
-        if (o >= fds_.size()) break;
-        auto ts = Clock::now();
-        if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
-        tick(4, ts);
-      }
+      t = Clock::now();
+      slot.reset();  // give the pinned and device buffers back as soon as no unit is left
+      tick(5, t);
     } catch (const NativeError& e) {
       fail(e.code(), e.what());
     } catch (const std::bad_alloc&) {
@@ -539,10 +560,13 @@ class Runner {
   uint64_t outBytes_ = 0, stageBytes_ = 0;
   const bool debug_ = std::getenv("MCORE_CUDA_DEBUG") != nullptr && std::getenv("MCORE_CUDA_DEBUG")[0] == '1';
   std::vector<Unit> units_;
-  std::atomic<size_t> next_{0}, nextSync_{0};
+  std::vector<size_t> firstUnit_;
+  std::vector<std::unique_ptr<WriteBehind>> writeBehind_;
+  std::unique_ptr<std::atomic<int64_t>[]> unitsLeft_;
+  std::atomic<size_t> next_{0};
   std::atomic<bool> stop_{false};
   using Clock = std::chrono::steady_clock;
-  std::atomic<uint64_t> ns_[5] = {};  // alloc, read, gpu, write, fsync
+  std::atomic<uint64_t> ns_[6] = {};  // alloc, read, gpu, write, fsync, free
   Clock::time_point tick(int stage, Clock::time_point since) {
     auto now = Clock::now();
     ns_[stage] += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - since).count());
