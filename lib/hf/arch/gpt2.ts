@@ -16,7 +16,7 @@ export function gpt2Model(ctx: HfRuleContext): HfModel {
   requireNorm(ctx, target, 'LayerNorm');
   requireDense(ctx, target);
   requireLearnedPositions(ctx, target);
-  if (cfg.numQueryGroups !== cfg.numAttentionHeads) fail('E_UNSUPPORTED', `${target} has no grouped-query attention (${cfg.numQueryGroups} groups for ${cfg.numAttentionHeads} heads); try --arch starcoder`, { file: where });
+  if (cfg.numQueryGroups !== cfg.numAttentionHeads) fail('E_UNSUPPORTED', `${target} has no grouped-query attention (${cfg.numQueryGroups} groups for ${cfg.numAttentionHeads} heads); try --model-type starcoder`, { file: where });
   requireHeadsSpanHidden(ctx, target);
   requireMlp(ctx, target, false);
 
