@@ -23,7 +23,7 @@ const { executePlan } = await import(join(ROOT, 'dist/plan/execute.js'));
 const { openCheckpoint } = await import(join(ROOT, 'dist/megatron/open.js'));
 const { exportTrtllm } = await import(join(ROOT, 'dist/trtllm/export.js'));
 const { exportHf } = await import(join(ROOT, 'dist/hf/export.js'));
-const { features } = await import(join(ROOT, 'dist/native.js'));
+const { features, nativePath } = await import(join(ROOT, 'dist/native.js'));
 
 const feat = features();
 const GPUS = feat.cudaDevices;
@@ -34,7 +34,7 @@ const WORK = mkdtempSync('/tmp/gpu-checks-');
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const SECTIONS = process.argv.includes('--sections') ? process.argv[process.argv.indexOf('--sections') + 1].split(',') : undefined;
 mkdirSync(OUT, { recursive: true });
-const report = { features: feat, sections: {}, failures: [] };
+const report = { features: feat, addon: nativePath(), sections: {}, failures: [] };
 
 function sha(path) {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
