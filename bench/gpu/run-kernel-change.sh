@@ -4,6 +4,13 @@
 # PKG is a tar.xz made on the development machine (nvcc 13, sm_90) holding kernel-bench-old (the committed
 # kernels), kernel-bench-hw and kernel-bench-int (the changed kernels with and without the hardware cast fast
 # paths) and addon-hw.node / addon-int.node (the CUDA addon, both ways). Node comes from .device/node.tar.xz.
+# How PKG was made (all in the ignored build-gpu2/; "old" = the committed kernels.cuh/.cu, cast_core.h, dtype.h
+# copied by `git show` into build-gpu2/old/native/src):
+#   nvcc -O3 -arch=sm_90 -fmad=false -std=c++17 -I<src> bench/gpu/kernel-bench.cu <src>/cuda/kernels.cu -o kernel-bench-<v>
+#     (int: add -DMCORE_CUDA_HW_CASTS=0)
+#   npx cmake-js configure --out build-gpu2/addon-<v> --CDMCORE_CUDA=ON [--CDCMAKE_CUDA_FLAGS=-DMCORE_CUDA_HW_CASTS=0]
+#   npx cmake-js build --out build-gpu2/addon-<v> --parallel 1
+# and was carried with .device, the fixtures (an ignored copy of /work/shared/fixtures) and dist/.
 #  1. kernel bench old, hw, int, then old and hw again (before/after on the same card, twice)
 #  2. test/gpu/run-gpu-checks.mjs with addon-hw (all sections, 300 random plans), then with addon-int (--quick)
 # DRY=1 runs the script logic without a GPU: CPU-only checks, no bench.
