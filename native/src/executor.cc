@@ -18,6 +18,7 @@
 #include "js_error.h"
 #include "plan.h"
 #include "window.h"
+#include "write_all.h"
 
 namespace mcore {
 
@@ -31,19 +32,6 @@ struct Unit {
 struct ProgressData {
   double done, total;
 };
-
-void pwriteAll(int fd, const uint8_t* data, uint64_t length, uint64_t offset, const std::string& path) {
-  while (length > 0) {
-    ssize_t n = ::pwrite(fd, data, static_cast<size_t>(std::min<uint64_t>(length, 1ull << 30)), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throwErrno("cannot write", path, errno);
-    }
-    data += n;
-    offset += static_cast<uint64_t>(n);
-    length -= static_cast<uint64_t>(n);
-  }
-}
 
 // Splits each output's data section into units of about `unitBytes`, each boundary on an element of the
 // tensor it falls in.

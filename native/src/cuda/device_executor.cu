@@ -27,6 +27,7 @@
 #include "../native_error.h"
 #include "../window.h"
 #include "kernels.cuh"
+#include "../write_all.h"
 
 namespace mcore {
 
@@ -309,19 +310,6 @@ class Planner {
   const Plan& plan_;
   uint64_t window_, stageCap_;
 };
-
-void pwriteAll(int fd, const uint8_t* data, uint64_t length, uint64_t offset, const std::string& path) {
-  while (length > 0) {
-    ssize_t n = ::pwrite(fd, data, static_cast<size_t>(std::min<uint64_t>(length, 1ull << 30)), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throwErrno("cannot write", path, errno);
-    }
-    data += n;
-    offset += static_cast<uint64_t>(n);
-    length -= static_cast<uint64_t>(n);
-  }
-}
 
 // One worker's buffers on one GPU.
 struct Slot {

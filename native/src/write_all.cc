@@ -1,0 +1,26 @@
+#include "write_all.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "native_error.h"
+
+namespace mcore {
+
+void pwriteAll(int fd, const uint8_t* data, uint64_t length, uint64_t offset, const std::string& path) {
+  while (length > 0) {
+    // at most 1 GiB per call: Linux caps one write at about 2 GiB anyway
+    ssize_t n = ::pwrite(fd, data, static_cast<size_t>(std::min<uint64_t>(length, 1ull << 30)), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throwErrno("cannot write", path, errno);
+    }
+    data += n;
+    offset += static_cast<uint64_t>(n);
+    length -= static_cast<uint64_t>(n);
+  }
+}
+
+}  // namespace mcore
