@@ -3,6 +3,7 @@
 import { fail } from '../errors.js';
 import { type ModelType, MODEL_TYPES } from '../megatron/types.js';
 import { parseDevice } from '../plan/device.js';
+import { parseSize } from '../hf/shard.js';
 
 /**
  * Visits every option of `argv`; `value()` consumes the option's value (inline or the next argument), failing
@@ -44,6 +45,7 @@ export interface CommonExportArgs {
   vocabSize?: number;
   threads?: number;
   device?: string;
+  maxBufferBytes?: number;
   dryRun?: boolean;
   hash?: boolean;
   force?: boolean;
@@ -73,6 +75,10 @@ export function commonExportArg(flag: string, value: () => string, o: CommonExpo
     case '--device':
       o.device = value();
       parseDevice(o.device); // refuse a malformed device before planning
+      return true;
+    case '--max-buffer':
+      o.maxBufferBytes = parseSize(value());
+      if (o.maxBufferBytes < 4096) fail('E_USAGE', '--max-buffer must be at least 4KiB');
       return true;
     case '--dry-run':
       o.dryRun = true;

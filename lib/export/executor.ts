@@ -11,6 +11,8 @@ export interface ExecuteOptions {
   readonly hash?: boolean | undefined;
   /** 'cpu' | 'cuda' | 'cuda:0,1' (lib/plan/device.ts) */
   readonly device?: string | undefined;
+  /** the CPU executor's buffer budget (default 1 GiB): peak memory stays near this whatever the model size */
+  readonly maxBufferBytes?: number | undefined;
 }
 
 export interface ExecuteResult {

@@ -36,6 +36,8 @@ export interface HfExportOptions {
   readonly threads?: number;
   /** 'cpu' (default) | 'cuda' | 'cuda:0,1': where the plan's gathers and casts run (lib/plan/device.ts) */
   readonly device?: string;
+  /** CPU executor buffer budget in bytes (default 1 GiB) */
+  readonly maxBufferBytes?: number;
   readonly hash?: boolean;
   readonly onProgress?: (p: HfProgress) => void;
   readonly signal?: AbortSignal;
@@ -132,6 +134,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
     const written = await execute(plan, {
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
       ...(options.device !== undefined ? { device: options.device } : {}),
+      ...(options.maxBufferBytes !== undefined ? { maxBufferBytes: options.maxBufferBytes } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       hash: options.hash ?? false,

@@ -34,6 +34,8 @@ export interface ExportTrtllmOptions {
   readonly threads?: number;
   /** 'cpu' (default) | 'cuda' | 'cuda:0,1': where the plan's gathers and casts run (lib/plan/device.ts) */
   readonly device?: string;
+  /** CPU executor buffer budget in bytes (default 1 GiB) */
+  readonly maxBufferBytes?: number;
   readonly force?: boolean;
   /** plan and validate only; nothing is written */
   readonly dryRun?: boolean;
@@ -133,7 +135,7 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   const mine = new Set(plan.files.map((f) => f.path.slice(o.outDir.length + 1)));
   if (writesConfig) mine.add('config.json');
   prepareOutDir(o.outDir, { force: o.force, owns: (n) => isTrtllmOutputFile(n) && (o.ranks === undefined || mine.has(n)) });
-  const result: ExecuteResult = await execute(plan, { threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device });
+  const result: ExecuteResult = await execute(plan, { threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device, maxBufferBytes: o.maxBufferBytes });
   const files = [...result.files];
   if (writesConfig) {
     const path = join(o.outDir, 'config.json');

@@ -27,6 +27,7 @@ Options:
   --vocab-size N         keep N vocabulary rows (default: the checkpoint's tokenizer vocab_size)
   --threads N            executor threads (default: all cores)
   --device D             cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
+  --max-buffer SIZE      CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
   --dry-run              plan and validate only; print what would be written
   --json                 machine-readable result on stdout (nothing else there)
   --sha256               list each written file's sha256 (summary and --json)

@@ -26,6 +26,7 @@ Options:
   --vocab-size N                tokenizer vocabulary: drop Megatron's padding rows beyond it
   --threads N                   executor threads (default: all cores)
   --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
+  --max-buffer SIZE             CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
   --rank R --world-size W       write only this process's share of output ranks (also from torchrun/MPI/Slurm env)
   --dry-run                     plan and validate only; print what would be written
   --json                        machine-readable result on stdout (nothing else there)
