@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
 [ -f dist/cli/main.js ] && [ -f build/Release/mcore_export.node ] || { echo "needs dist/ and build/Release (npm run build)" >&2; exit 2; }
-FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures}
+FIX=${MCORE_FIXTURES:-$(pwd)/test/fixtures/classic}
 CASES=("$@")
 [ ${#CASES[@]} -gt 0 ] || CASES=("$FIX/megatron/llama/torch/tp2pp1" "$FIX/megatron/mixtral/torch_dist/tp1pp1")
 WORK=$(mktemp -d)

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildPrivateCli } from '../../bench/inspect-big.js';
 import { DTYPES, type DType } from '../../lib/tensor/dtype.js';
+import { FIXTURES } from '../support/fixtures.js';
 
-const FIX = join(import.meta.dirname, '../../../shared/fixtures');
+const FIX = FIXTURES;
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
 
 const cases: [string, string][] = [];

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
+import { fixture } from '../support/fixtures.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcore-export.js', import.meta.url));
-const CKPT = fileURLToPath(new URL('../../../shared/fixtures/megatron/gpt2/torch/tp1pp1', import.meta.url));
+const CKPT = fixture('megatron/gpt2/torch/tp1pp1');
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-sha256-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -8,11 +8,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sourceCli } from '../support/cli.js';
 import { parseBuildFlags } from '../../lib/trtllm/engine-cli-flags.js';
 import { BUILD_FLAGS } from '../../lib/trtllm/build-options.js';
+import { fixture } from '../support/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '../..');
 const STAND_IN = join(HERE, '../support/fake-trtllm-build/trtllm-build');
-const CKPT = join(ROOT, '../shared/fixtures/reference/llama/tp2_pp1_bfloat16');
+const CKPT = fixture('reference/llama/tp2_pp1_bfloat16');
 
 let work: string;
 beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'build-cli-')); });

@@ -1,7 +1,7 @@
 // buildEngine against a STAND-IN trtllm-build (test/support/fake-trtllm-build): TensorRT-LLM 1.x needs an
 // NVIDIA GPU and its wheel cannot be installed here, so a small node script plays the executable. It records
 // its argv, logs in TensorRT-LLM's format and writes an engine directory shaped like the real one. The
-// checkpoint going in is a real one: Megatron's own TRT-LLM conversion in shared/fixtures/reference.
+// checkpoint going in is a real one: Megatron's own TRT-LLM conversion in the fixture set (test/fixtures/classic/reference).
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildEngine, type EngineLogLine, type EngineBuildProgress } from '../../lib/trtllm/engine-build.js';
 import { isExportError, type ExportError } from '../../lib/errors.js';
+import { fixture } from '../support/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const STAND_IN = join(HERE, '../support/fake-trtllm-build/trtllm-build');
-const FIXTURES = join(HERE, '../../../shared/fixtures/reference');
+const FIXTURES = fixture('reference');
 const CKPT4 = join(FIXTURES, 'llama/tp2_pp2_bfloat16'); // world_size 4
 const CKPT1 = join(FIXTURES, 'gpt2/tp1_pp1_bfloat16');
 

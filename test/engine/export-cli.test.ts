@@ -7,12 +7,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sourceCli } from '../support/cli.js';
+import { fixture } from '../support/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '../..');
 const STAND_IN = join(HERE, '../support/fake-trtllm-build/trtllm-build');
-const CKPT = join(ROOT, '../shared/fixtures/megatron/gpt2/torch/tp1pp1');
-const REFERENCE = join(ROOT, '../shared/fixtures/reference/gpt2/tp2_pp1_bfloat16');
+const CKPT = fixture('megatron/gpt2/torch/tp1pp1');
+const REFERENCE = fixture('reference/gpt2/tp2_pp1_bfloat16');
 
 let work: string;
 beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'export-cli-')); });

@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildOptionsToArgv, withMegatronDefaults } from '../../lib/trtllm/build-options.js';
 import { buildAndSaveEngine, megatronBuildOptions } from '../../lib/trtllm/engine-megatron.js';
+import { fixture } from '../support/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const STAND_IN = join(HERE, '../support/fake-trtllm-build/trtllm-build');
-const CKPT = join(HERE, '../../../shared/fixtures/reference/gptnext/tp1_pp1_bfloat16');
+const CKPT = fixture('reference/gptnext/tp1_pp1_bfloat16');
 
 function flagMap(argv: string[]): Map<string, string | true> {
   const m = new Map<string, string | true>();
@@ -90,7 +91,7 @@ describe('TRTLLMHelper.buildAndSaveEngine', () => {
     const { TRTLLMHelper } = await import('../../lib/trtllm/helper.js');
     const { helperOptionsFor } = await import('../../lib/trtllm/export.js');
     const { tsExecutor } = await import('../hf/support/executor.js');
-    const ckpt = openCheckpoint(join(HERE, '../../../shared/fixtures/megatron/llama/torch/tp1pp1'));
+    const ckpt = openCheckpoint(fixture('megatron/llama/torch/tp1pp1'));
     try {
       const helper = new TRTLLMHelper(helperOptionsFor(ckpt, ckpt.modelType));
       const { weights, configs } = helper.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16', exportConfig: { inferenceTpSize: 2 } });
@@ -102,7 +103,7 @@ describe('TRTLLMHelper.buildAndSaveEngine', () => {
       );
       expect(res.worldSize).toBe(2);
       // what trtllm-build read = Megatron's own TP2 conversion of this checkpoint
-      const ref = join(HERE, '../../../shared/fixtures/reference/llama/tp2_pp1_bfloat16');
+      const ref = fixture('reference/llama/tp2_pp1_bfloat16');
       for (const n of ['rank0.safetensors', 'rank1.safetensors']) expect(Buffer.compare(readFileSync(join(seen, n)), readFileSync(join(ref, n))), n).toBe(0);
       expect(flagMap(JSON.parse(readFileSync(record, 'utf8')).argv).get('--max_batch_size')).toBe('2');
       expect(readdirSync(work).sort()).toEqual(['argv.json', 'engine', 'seen']); // temporary checkpoint removed

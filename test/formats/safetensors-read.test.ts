@@ -10,8 +10,9 @@ import { openSafetensorsFile, readSafetensorsHeader } from '../../lib/formats/sa
 import { fromView } from '../../lib/tensor/tensor.js';
 import { materialize } from '../support/materialize.js';
 import { type PyFile, pythonUnavailable, READ_WITH_PYTHON, runPython } from './safetensors-python.js';
+import { FIXTURES } from '../support/fixtures.js';
 
-const FIXTURES = '/work/shared/fixtures';
+
 
 function findSafetensors(dir: string): string[] {
   const out: string[] = [];

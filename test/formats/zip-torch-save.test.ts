@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { readTorchSave } from '../../lib/formats/torch-save.js';
 import { type View, checkInBounds } from '../../lib/tensor/view.js';
+import { FIXTURES } from '../support/fixtures.js';
 
-const FIX = join(import.meta.dirname, '../../../shared/fixtures');
+const FIX = FIXTURES;
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
 
 const cases: [string, string, string, string][] = [];

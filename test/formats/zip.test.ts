@@ -7,8 +7,9 @@ import { readTorchSave } from '../../lib/formats/torch-save.js';
 import { readZip, readZipEntry } from '../../lib/formats/zip.js';
 import type { View } from '../../lib/tensor/view.js';
 import { readStorage } from '../support/materialize.js';
+import { FIXTURES } from '../support/fixtures.js';
 
-const FIX = join(import.meta.dirname, '../../../shared/fixtures');
+const FIX = FIXTURES;
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
 const GPT2_TP2_R1 = 'megatron/gpt2/torch/tp2pp1/iter_0000010/mp_rank_01/model_optim_rng.pt';
 const tmp = mkdtempSync(join(tmpdir(), 'zip-test-'));

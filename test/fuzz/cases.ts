@@ -8,8 +8,9 @@ import { mutatePickle } from './pickle-ops.js';
 import { Rng } from './rng.js';
 import { findZips, mutateZip, rewriteTorchZip } from './zip-ops.js';
 import { readZip } from '../../lib/formats/zip.js';
+import { FIXTURES } from '../support/fixtures.js';
 
-export const FIXTURES = '/work/shared/fixtures';
+export { FIXTURES };
 
 export interface Base {
   /** 'checkpoint': a Megatron checkpoint root; 'trtllm': a TensorRT-LLM checkpoint directory */

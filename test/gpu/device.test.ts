@@ -13,10 +13,11 @@ import { features, loadNative } from '../../lib/native.js';
 import { parseDevice, resolveDevice } from '../../lib/plan/device.js';
 import { executePlan } from '../../lib/plan/execute.js';
 import type { CopyPlan } from '../../lib/plan/plan.js';
+import { fixture } from '../support/fixtures.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'bin/mcore-export.js');
-const FIXTURE = '/work/shared/fixtures/megatron/llama/torch/tp1pp1';
+const FIXTURE = fixture('megatron/llama/torch/tp1pp1');
 const nativeError = (() => {
   try {
     loadNative();

@@ -10,8 +10,9 @@ import { configFromArgs } from '../../lib/megatron/config.js';
 import { explainModelType, guessModelType } from '../../lib/megatron/model-type.js';
 import { openTorchDist } from '../../lib/megatron/torch-dist.js';
 import type { TransformerConfig } from '../../lib/megatron/types.js';
+import { FIXTURES } from '../support/fixtures.js';
 
-const FIX = join(import.meta.dirname, '../../../shared/fixtures');
+const FIX = FIXTURES;
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
 const models = Object.keys(manifest.models);
 

@@ -7,8 +7,9 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { errorOf } from '../support/errors.js';
 import { openLegacy } from '../../lib/megatron/legacy.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
+import { fixture } from '../support/fixtures.js';
 
-const FIX = join(import.meta.dirname, '../../../shared/fixtures/megatron');
+const FIX = fixture('megatron');
 const tmp = mkdtempSync(join(tmpdir(), 'legacy-hostile-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

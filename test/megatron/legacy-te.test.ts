@@ -15,8 +15,9 @@ import type { Tensor } from '../../lib/tensor/tensor.js';
 import { materialize } from '../support/materialize.js';
 import { PickleWriter } from '../support/pickle-writer.js';
 import { renameStrings, replaceNoneAfterKeys, rewriteTorchSave } from '../support/torch-archive.js';
+import { fixture } from '../support/fixtures.js';
 
-const FIX = join(import.meta.dirname, '../../../shared/fixtures/megatron');
+const FIX = fixture('megatron');
 const tmp = mkdtempSync(join(tmpdir(), 'legacy-te-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const digest = (t: Tensor) => createHash('sha256').update(materialize(t)).digest('hex');

@@ -8,8 +8,9 @@ import { describe, expect, test } from 'vitest';
 import { openLegacy } from '../../lib/megatron/legacy.js';
 import { checkTiling, type Tensor } from '../../lib/tensor/tensor.js';
 import { materialize } from '../support/materialize.js';
+import { fixture } from '../support/fixtures.js';
 
-const FIX = join(import.meta.dirname, '../../../shared/fixtures/megatron');
+const FIX = fixture('megatron');
 const iterDir = (model: string, layout: string) => join(FIX, model, 'torch', layout, 'iter_0000010');
 
 const digest = (t: Tensor) => createHash('sha256').update(materialize(t)).digest('hex');

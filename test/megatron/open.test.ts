@@ -11,8 +11,9 @@ import { configFromArgs } from '../../lib/megatron/config.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import type { Tensor } from '../../lib/tensor/tensor.js';
 import { materialize } from '../support/materialize.js';
+import { FIXTURES } from '../support/fixtures.js';
 
-const ROOT = join(import.meta.dirname, '../../../shared/fixtures');
+const ROOT = FIXTURES;
 const FIX = join(ROOT, 'megatron');
 const manifest = JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8'));
 const models = readdirSync(FIX).sort();

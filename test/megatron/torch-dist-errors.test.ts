@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { isExportError } from '../../lib/errors.js';
 import { openTorchDist } from '../../lib/megatron/torch-dist.js';
+import { fixture } from '../support/fixtures.js';
 
-const SRC = join(import.meta.dirname, '../../../shared/fixtures/megatron/llama/torch_dist/tp2pp1');
+const SRC = fixture('megatron/llama/torch_dist/tp2pp1');
 const work = mkdtempSync(join(tmpdir(), 'torch-dist-errors-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -10,7 +10,7 @@ import { checkTiling } from '../../lib/tensor/tensor.js';
 import { materialize } from '../support/materialize.js';
 import { pythonUnavailable, runPython } from '../formats/safetensors-python.js';
 
-const FIX = join(import.meta.dirname, '../../../shared/fixtures');
+const FIX = FIXTURES;
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
 
 /** [model, layout] of every torch_dist checkpoint in the manifest */
@@ -49,6 +49,7 @@ for path in json.load(sys.stdin):
                  for k, t in sd.items() if torch.is_tensor(t)}
 print(json.dumps(out))
 `;
+import { FIXTURES } from '../support/fixtures.js';
 
 type Digests = Record<string, { dtype: string; shape: number[]; sha256: string }>;
 const noPython = pythonUnavailable();

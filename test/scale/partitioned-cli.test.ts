@@ -3,15 +3,13 @@
 // share completes it. Rank files are compared with Megatron's own TP2×PP2 conversion of the same checkpoint.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceCli as cli, sourceCliAsync as cliAsync } from '../support/cli.js';
+import { fixture } from '../support/fixtures.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '../..');
-const CKPT = join(ROOT, '../shared/fixtures/megatron/llama/torch/tp1pp1');
-const REFERENCE = join(ROOT, '../shared/fixtures/reference/llama/tp2_pp2_bfloat16');
+const CKPT = fixture('megatron/llama/torch/tp1pp1');
+const REFERENCE = fixture('reference/llama/tp2_pp2_bfloat16');
 
 let work: string;
 beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'share-cli-')); });

@@ -9,13 +9,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shareCompleteness } from '../../lib/scale/share.js';
+import { fixture } from '../support/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '../..');
 const VITE_NODE = join(ROOT, 'node_modules/.bin/vite-node');
 const ENTRY = join(HERE, 'share-entry.ts');
-const CKPT = join(ROOT, '../shared/fixtures/megatron/llama/torch/tp1pp1');
-const REFERENCE = join(ROOT, '../shared/fixtures/reference/llama/tp2_pp2_bfloat16'); // Megatron's own conversion
+const CKPT = fixture('megatron/llama/torch/tp1pp1');
+const REFERENCE = fixture('reference/llama/tp2_pp2_bfloat16'); // Megatron's own conversion
 
 let work: string;
 let single: string;

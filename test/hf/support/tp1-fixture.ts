@@ -6,8 +6,9 @@ import { configFromArgs, type Args } from '../../../lib/megatron/config.js';
 import { guessModelType } from '../../../lib/megatron/model-type.js';
 import type { Checkpoint, ModelType, TransformerConfig } from '../../../lib/megatron/types.js';
 import { fromView, type Tensor } from '../../../lib/tensor/tensor.js';
+import { FIXTURES } from '../../support/fixtures.js';
 
-export const FIXTURES = '/work/shared/fixtures';
+export { FIXTURES };
 export const FIXTURE_MODELS = ['gpt2', 'gptnext', 'llama', 'mixtral'] as const;
 export type FixtureModel = (typeof FIXTURE_MODELS)[number];
 

@@ -4,10 +4,11 @@ import { createHash } from 'node:crypto';
 import { cpSync, chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FIXTURES } from '../../support/fixtures.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'mcore-export.js');
-export const FIXTURES = '/work/shared/fixtures';
+export { FIXTURES };
 export const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
 
 export interface CliResult {

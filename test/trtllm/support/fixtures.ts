@@ -1,13 +1,13 @@
 // Test-only: where the shared fixtures are and how to read the reference conversions.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isView, readTorchSave } from '../../../lib/formats/torch-save.js';
 import type { ModelType } from '../../../lib/megatron/types.js';
 import { fromView, type Tensor } from '../../../lib/tensor/tensor.js';
 import type { View } from '../../../lib/tensor/view.js';
+import { FIXTURES } from '../../support/fixtures.js';
 
-export const FIXTURES = process.env['MCORE_FIXTURES'] ?? fileURLToPath(new URL('../../../../shared/fixtures', import.meta.url));
+export { FIXTURES };
 export const REFERENCE = join(FIXTURES, 'reference');
 
 /** Our model type for each fixture model (what Megatron's TRTLLMHelper was given). */
