@@ -2,24 +2,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { ExportError } from '../../lib/errors.js';
 import { isTuple, PyObject, unpickle } from '../../lib/formats/pickle.js';
 import { PyBytesIO, PyEnum, TorchDType, TorchStorageType, type TorchTensorDescriptor, torchGlobals } from '../../lib/formats/pickle-torch.js';
 import { pw } from '../support/pickle-writer.js';
+import { errorOf } from '../support/errors.js';
 
 const FILE = 'hostile.pkl';
 const globals = torchGlobals();
 const run = (b: Uint8Array, persistentLoad?: (pid: unknown) => unknown) => unpickle(b, { file: FILE, globals, persistentLoad });
-
-function codeOf(f: () => unknown): { code: string; file?: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof ExportError)) throw e;
-    return { code: e.code, file: e.file, message: e.message };
-  }
-  throw new Error('expected an ExportError');
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'pickle-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -114,7 +104,7 @@ describe('hostile pickles', () => {
   test('GLOBAL os system + REDUCE: refused, nothing runs', () => {
     const marker = join(tmp, 'pwned');
     const b = pw().global('os', 'system').str(`touch ${marker}`).tuple1().reduce().stop().bytes();
-    const e = codeOf(() => run(b));
+    const e = errorOf(() => run(b));
     expect(e.code).toBe('E_SECURITY');
     expect(e.file).toBe(FILE);
     expect(e.message).toContain('os.system');
@@ -130,14 +120,14 @@ describe('hostile pickles', () => {
     ['torch._utils', '_rebuild_from_type_v2'],
   ])('%s.%s is refused', (m, n) => {
     const b = pw().global(m, n).str('1+1').tuple1().reduce().stop().bytes();
-    const e = codeOf(() => run(b));
+    const e = errorOf(() => run(b));
     expect(e.code).toBe('E_SECURITY');
     expect(e.message).toContain(`${m}.${n}`);
   });
 
   test('STACK_GLOBAL is held to the same allowlist', () => {
     const b = pw().str('subprocess').str('Popen').stackGlobal().str('ls').tuple1().reduce().stop().bytes();
-    expect(codeOf(() => run(b)).code).toBe('E_SECURITY');
+    expect(errorOf(() => run(b)).code).toBe('E_SECURITY');
   });
 
   test('a REDUCE nested deep in Namespace args is refused', () => {
@@ -146,34 +136,34 @@ describe('hostile pickles', () => {
       .emptyDict().str('save').emptyList().global('builtins', 'eval').str('x').tuple1().reduce().append().setitem().build()
       .stop()
       .bytes();
-    const e = codeOf(() => run(b));
+    const e = errorOf(() => run(b));
     expect(e.code).toBe('E_SECURITY');
     expect(e.message).toContain('builtins.eval');
   });
 
   test('REDUCE on a non-callable value is a format error', () => {
     const b = pw().global('torch', 'float32').emptyTuple().reduce().stop().bytes();
-    expect(codeOf(() => run(b)).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(b)).code).toBe('E_FORMAT');
     const b2 = pw().str('os.system').emptyTuple().reduce().stop().bytes();
-    expect(codeOf(() => run(b2)).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(b2)).code).toBe('E_FORMAT');
   });
 
   test('truncated, underflow, bad memo, unknown and unsupported opcodes', () => {
     const full = pw().str('hello').stop().bytes();
-    for (let n = 1; n < full.length; n++) expect(codeOf(() => run(full.subarray(0, n))).code).toBe('E_FORMAT');
-    expect(codeOf(() => run(pw().raw(0x58, 0xff, 0xff, 0xff, 0x7f).stop().bytes())).message).toContain('truncated');
-    expect(codeOf(() => run(pw().tuple2().stop().bytes())).code).toBe('E_FORMAT');
-    expect(codeOf(() => run(pw().get(3).stop().bytes())).code).toBe('E_FORMAT');
-    expect(codeOf(() => run(pw().raw(0xff).stop().bytes())).code).toBe('E_FORMAT');
-    expect(codeOf(() => run(pw().raw(0x69).stop().bytes())).code).toBe('E_UNSUPPORTED');
-    expect(codeOf(() => run(pw().int(1).int(2).stop().bytes())).code).toBe('E_FORMAT');
-    expect(codeOf(() => run(new Uint8Array([0x80, 9, 0x4e, 0x2e]))).code).toBe('E_UNSUPPORTED');
+    for (let n = 1; n < full.length; n++) expect(errorOf(() => run(full.subarray(0, n))).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(pw().raw(0x58, 0xff, 0xff, 0xff, 0x7f).stop().bytes())).message).toContain('truncated');
+    expect(errorOf(() => run(pw().tuple2().stop().bytes())).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(pw().get(3).stop().bytes())).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(pw().raw(0xff).stop().bytes())).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(pw().raw(0x69).stop().bytes())).code).toBe('E_UNSUPPORTED');
+    expect(errorOf(() => run(pw().int(1).int(2).stop().bytes())).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(new Uint8Array([0x80, 9, 0x4e, 0x2e]))).code).toBe('E_UNSUPPORTED');
   });
 
   test('SETITEM on a list, APPEND on a tuple, BINPERSID without a loader', () => {
-    expect(codeOf(() => run(pw().emptyList().int(1).int(2).setitem().stop().bytes())).code).toBe('E_FORMAT');
-    expect(codeOf(() => run(pw().emptyTuple().int(1).append().stop().bytes())).code).toBe('E_FORMAT');
-    expect(codeOf(() => run(pw().int(1).binpersid().stop().bytes())).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(pw().emptyList().int(1).int(2).setitem().stop().bytes())).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(pw().emptyTuple().int(1).append().stop().bytes())).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(pw().int(1).binpersid().stop().bytes())).code).toBe('E_FORMAT');
   });
 
   test('bad tensor arguments are refused', () => {
@@ -181,6 +171,6 @@ describe('hostile pickles', () => {
       .global('torch._utils', '_rebuild_tensor_v2')
       .mark().none().int(0).mark().str('x').tuple().mark().int(1).tuple().bool(false).none().tuple()
       .reduce().stop().bytes();
-    expect(codeOf(() => run(b)).code).toBe('E_FORMAT');
+    expect(errorOf(() => run(b)).code).toBe('E_FORMAT');
   });
 });

@@ -4,13 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { isExportError } from '../../lib/errors.js';
 import { TorchDType } from '../../lib/formats/pickle-torch.js';
 import { configFromArgs } from '../../lib/megatron/config.js';
 import { explainModelType, guessModelType } from '../../lib/megatron/model-type.js';
 import { openTorchDist } from '../../lib/megatron/torch-dist.js';
 import type { TransformerConfig } from '../../lib/megatron/types.js';
 import { FIXTURES } from '../support/fixtures.js';
+import { errorOf } from '../support/errors.js';
 
 const FIX = FIXTURES;
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
@@ -60,16 +60,6 @@ function baseArgs(): Record<string, unknown> {
     num_layers: 4, hidden_size: 64, ffn_hidden_size: 176, num_attention_heads: 8, padded_vocab_size: 384, max_position_embeddings: 64,
     normalization: 'RMSNorm', swiglu: true, add_bias_linear: false, position_embedding_type: 'rope', bf16: true,
   };
-}
-
-function errorOf(fn: () => unknown): { code: string; message: string; file?: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isExportError(e)) return { code: e.code, message: e.message, ...(e.file === undefined ? {} : { file: e.file }) };
-    throw e;
-  }
-  throw new Error('expected an ExportError');
 }
 
 describe('configFromArgs rules', () => {

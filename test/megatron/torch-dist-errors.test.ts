@@ -4,9 +4,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { isExportError } from '../../lib/errors.js';
 import { openTorchDist } from '../../lib/megatron/torch-dist.js';
 import { fixture } from '../support/fixtures.js';
+import { errorOf } from '../support/errors.js';
 
 const SRC = fixture('megatron/llama/torch_dist/tp2pp1');
 const work = mkdtempSync(join(tmpdir(), 'torch-dist-errors-'));
@@ -35,71 +35,61 @@ function replaceBytes(file: string, from: string, to: string): void {
   writeFileSync(file, b);
 }
 
-function codeOf(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isExportError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected an ExportError');
-}
-
 describe('openTorchDist refuses broken checkpoints', () => {
   test('sharded_backend zarr → E_UNSUPPORTED', () => {
     const dir = broken((d) => writeFileSync(join(d, 'metadata.json'), '{"sharded_backend": "zarr", "sharded_backend_version": 1}'));
-    const e = codeOf(() => openTorchDist(dir));
+    const e = errorOf(() => openTorchDist(dir));
     expect(e.code).toBe('E_UNSUPPORTED');
     expect(e.message).toContain('metadata.json');
   });
 
   test('plain DCP without metadata.json → E_UNSUPPORTED', () => {
     const dir = broken((d) => unlinkSync(join(d, 'metadata.json')));
-    expect(codeOf(() => openTorchDist(dir)).code).toBe('E_UNSUPPORTED');
+    expect(errorOf(() => openTorchDist(dir)).code).toBe('E_UNSUPPORTED');
   });
 
   test('truncated .metadata → E_FORMAT naming it', () => {
     const dir = broken((d) => truncateSync(join(d, '.metadata'), Math.floor(statSync(join(d, '.metadata')).size / 2)));
-    const e = codeOf(() => openTorchDist(dir));
+    const e = errorOf(() => openTorchDist(dir));
     expect(e.code).toBe('E_FORMAT');
     expect(e.message).toContain('.metadata');
   });
 
   test('a storage path leaving the directory → E_FORMAT', () => {
     const dir = broken((d) => replaceBytes(join(d, '.metadata'), '__1_0.distcp', '../x0.distcp'));
-    const e = codeOf(() => openTorchDist(dir));
+    const e = errorOf(() => openTorchDist(dir));
     expect(e.code).toBe('E_FORMAT');
     expect(e.message).toContain('../x0.distcp');
   });
 
   test('a class outside the allowlist in .metadata → E_SECURITY', () => {
     const dir = broken((d) => replaceBytes(join(d, '.metadata'), 'StorageMeta', 'StorageMetX'));
-    expect(codeOf(() => openTorchDist(dir)).code).toBe('E_SECURITY');
+    expect(errorOf(() => openTorchDist(dir)).code).toBe('E_SECURITY');
   });
 
   test('a truncated .distcp → E_FORMAT naming the file', () => {
     const dir = broken((d) => truncateSync(join(d, '__1_0.distcp'), 1000));
-    const e = codeOf(() => openTorchDist(dir));
+    const e = errorOf(() => openTorchDist(dir));
     expect(e.code).toBe('E_FORMAT');
     expect(e.message).toContain('__1_0.distcp');
   });
 
   test('a missing .distcp → E_NOT_FOUND', () => {
     const dir = broken((d) => unlinkSync(join(d, '__0_0.distcp')));
-    expect(codeOf(() => openTorchDist(dir)).code).toBe('E_NOT_FOUND');
+    expect(errorOf(() => openTorchDist(dir)).code).toBe('E_NOT_FOUND');
   });
 
   test('args without num_layers → E_FORMAT naming the common state', () => {
     const dir = broken((d) => {
       replaceBytes(join(d, '__0_0.distcp'), 'num_layers', 'num_layerX');
     });
-    const e = codeOf(() => openTorchDist(dir));
+    const e = errorOf(() => openTorchDist(dir));
     expect(e.code).toBe('E_FORMAT');
     expect(e.message).toContain('num_layers');
     expect(e.message).toContain('__0_0.distcp');
   });
 
   test('not a checkpoint at all → E_NOT_FOUND', () => {
-    expect(codeOf(() => openTorchDist(work)).code).toBe('E_NOT_FOUND');
+    expect(errorOf(() => openTorchDist(work)).code).toBe('E_NOT_FOUND');
   });
 });
