@@ -14,7 +14,7 @@ function bf16ToF32(bits: number): number {
 }
 
 /** float32 → bfloat16 bits, round to nearest even, NaN kept quiet (as torch's c10::BFloat16). */
-function f32ToBf16(x: number): number {
+export function f32ToBf16(x: number): number {
   f32[0] = x;
   const b = u32[0]!;
   if (Number.isNaN(x)) return 0x7fc0;

@@ -17,7 +17,8 @@ export function readSafetensors(bytes: Uint8Array): Map<string, { dtype: string;
   const out = new Map<string, { dtype: string; shape: readonly number[]; bytes: Uint8Array }>();
   for (const [name, e] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    out.set(name, { dtype: e.dtype, shape: e.shape, bytes: bytes.subarray(start + e.data_offsets[0], start + e.data_offsets[1]) });
+    // a copy (a Buffer's slice() would share the whole file's memory), aligned for typed-array views
+    out.set(name, { dtype: e.dtype, shape: e.shape, bytes: Uint8Array.prototype.slice.call(bytes, start + e.data_offsets[0], start + e.data_offsets[1]) });
   }
   return out;
 }
