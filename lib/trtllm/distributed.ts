@@ -51,7 +51,11 @@ export function convertRankShard(
   }
   // tied embeddings: the last stage writes lm_head from the word embeddings when it holds no output layer
   const tiedLmHead = !settings.megatronCompat && ps.ppRank === ps.ppSize - 1;
-  return convertWeights(sd, dict, { ...settings, config: local, tpSize: 1, useParallelEmbedding: false, embeddingShardingDim: 0, tiedLmHead });
+  const out = convertWeights(sd, dict, { ...settings, config: local, tpSize: 1, useParallelEmbedding: false, embeddingShardingDim: 0, tiedLmHead });
+  if (tiedLmHead && !out.some((w) => w.name === 'lm_head.weight')) {
+    fail('E_NOT_FOUND', 'the last pipeline stage has neither an output layer nor word embeddings to write lm_head from (TensorRT-LLM needs it there); pass the state dict with output_layer.weight, which Megatron keeps on the last stage of a tied model');
+  }
+  return out;
 }
 
 /**

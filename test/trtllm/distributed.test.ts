@@ -95,6 +95,16 @@ test('default on-device conversion pads a vocabulary that does not divide by TP 
   }
 });
 
+test('a tied last stage without output layer is E_NOT_FOUND by default (no silent lm_head-less rank)', () => {
+  const ckpt = openCheckpoint(join(FIXTURES, 'megatron', 'gpt2', 'torch', 'tp1pp1'), { modelType: 'gpt' });
+  const last = new Map(legacyShard(rankFiles('gpt2', 1, 2)[1]![0]!));
+  expect(last.delete('output_layer.weight')).toBe(true);
+  const o = { modelStateDict: last, dtype: 'float32' as const, onDeviceDistributedConversion: true, vocabSize: 200, gpusPerNode: 2, parallelState: { tpRank: 0, tpSize: 1, ppRank: 1, ppSize: 2 } };
+  const h = new TRTLLMHelper(helperOptionsFor(ckpt, 'gpt'));
+  expect(code(() => h.getTrtllmPretrainedConfigAndModelWeights(o))).toBe('E_NOT_FOUND');
+  expect(h.getTrtllmPretrainedConfigAndModelWeights({ ...o, megatronCompat: true }).weights[0]!.tensors.some((t) => t.name === 'lm_head.weight')).toBe(false);
+});
+
 test("on-device conversion makes Megatron's argument checks", () => {
   const ckpt = openCheckpoint(join(FIXTURES, 'megatron', 'llama', 'torch', 'tp1pp1'), { modelType: 'llama' });
   const shard = legacyShard(rankFiles('llama', 2, 1)[0]![0]!);
