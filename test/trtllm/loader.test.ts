@@ -110,6 +110,17 @@ describe("Megatron's reference conversions read by the same loader", () => {
     for (const l of [{ tp: 1, pp: 1 }, { tp: 2, pp: 2 }, { tp: 4, pp: 1, parallelEmbedding: true }]) expect(loadOurs(gpt2, l, { sd, config })).toEqual({ errors: [], ignored: [], dtypeWarnings: [] });
   });
 
+  // LLaMA's Attention takes one flag (attn_bias) for qkv and dense: a QKV-only bias needs a zero dense bias. The
+  // llama fixture with zero QKV biases added (synthesised zeros: the fixture has none).
+  test('LLaMA with QKV bias only: attn_bias with a zero dense bias loads', () => {
+    const llama = open('llama');
+    const sd = new Map(llama.tensors);
+    for (let l = 0; l < llama.config.numLayers; l++) sd.set(`decoder.layers.${l}.self_attention.linear_qkv.bias`, T.zeros('bfloat16', [llama.tensors.get(`decoder.layers.${l}.self_attention.linear_qkv.weight`)!.shape[0]!]));
+    const config: TransformerConfig = { ...llama.config, addQkvBias: true };
+    for (const l of [{ tp: 1, pp: 1 }, { tp: 4, pp: 2 }]) expect(loadOurs(llama, l, { sd, config })).toEqual({ errors: [], ignored: [], dtypeWarnings: [] });
+    expect(loadOurs(llama, { tp: 2, pp: 1 }, { sd, config, megatronCompat: true }).errors.some((e) => e.includes('required but not provided: transformer.layers.0.attention.dense.bias'))).toBe(true);
+  });
+
   test("class 4, layernorm-1p: Megatron's float16 norm weights are not 1 + g rounded once to float16; ours are", () => {
     const gptnext = open('gptnext');
     const g = materialize(gptnext.tensors.get('decoder.layers.0.input_layernorm.weight')!);
