@@ -31,6 +31,8 @@ export interface ConfigExportOptions {
   readonly vocabSize: number;
   readonly useParallelEmbedding: boolean;
   readonly embeddingShardingDim: 0 | 1;
+  /** Megatron's config where it differs from TensorRT-LLM's needs (GPT `bias` = add_bias_linear only) */
+  readonly megatronCompat?: boolean | undefined;
 }
 
 /**
@@ -72,7 +74,8 @@ export function trtllmConfig(m: ConfigModelOptions, e: ConfigExportOptions): { [
     embedding_sharding_dim: e.embeddingShardingDim,
     share_embedding_table: m.shareEmbeddingsAndOutputWeights,
     quantization: { quant_algo: null, kv_cache_quant_algo: null },
-    bias: c.addBiasLinear,
+    // GPT's one `bias` switches every linear bias (a QKV-bias-only model gets zero dense/fc/proj biases, biases.ts)
+    bias: !e.megatronCompat && isGptClass(m.modelType) ? c.addBiasLinear || c.addQkvBias : c.addBiasLinear,
     apply_query_key_layer_scaling: false,
     rotary_pct: pyFloat(m.rotaryPercentage),
     rotary_base: Number.isInteger(m.rotaryBase) ? m.rotaryBase : pyFloat(m.rotaryBase),

@@ -28,7 +28,7 @@ export interface ParallelState {
 export function convertRankShard(
   shard: MegatronStateDict,
   dict: ConversionDict,
-  settings: Omit<RuleSettings, 'tpSize' | 'useParallelEmbedding' | 'embeddingShardingDim' | 'vocabSize'>,
+  settings: Omit<RuleSettings, 'tpSize' | 'useParallelEmbedding' | 'embeddingShardingDim' | 'vocabSize' | 'tiedLmHead'>,
   ps: ParallelState,
   tokenizerVocabSize: number,
 ): ConvertedWeight[] {
@@ -43,16 +43,27 @@ export function convertRankShard(
   for (const [name, t] of shard) {
     const base = splitLayerNumber(name).base;
     const layer = dict[base];
-    if (layer === 'vocab_embedding' || layer === 'lm_head') sd.set(name, unpaddedVocabShard(name, t, ps, tokenizerVocabSize));
+    if (layer === 'vocab_embedding' || layer === 'lm_head') sd.set(name, unpaddedVocabShard(name, t, ps, tokenizerVocabSize, settings.megatronCompat ?? false));
     else if (layer === 'position_embedding') {
       if (t.shape[0]! % tpSize !== 0) fail('E_CONFIG', `position embedding rows ${t.shape[0]} do not split into ${tpSize}`, { tensor: name });
       sd.set(name, T.chunk(t, tpSize, 0)[tpRank]!);
     } else sd.set(name, t);
   }
-  return convertWeights(sd, dict, { ...settings, config: local, tpSize: 1, useParallelEmbedding: false, embeddingShardingDim: 0 });
+  // tied embeddings: the last stage writes lm_head from the word embeddings when it holds no output layer
+  const tiedLmHead = !settings.megatronCompat && ps.ppRank === ps.ppSize - 1;
+  const out = convertWeights(sd, dict, { ...settings, config: local, tpSize: 1, useParallelEmbedding: false, embeddingShardingDim: 0, tiedLmHead });
+  if (tiedLmHead && !out.some((w) => w.name === 'lm_head.weight')) {
+    fail('E_NOT_FOUND', 'the last pipeline stage has neither an output layer nor word embeddings to write lm_head from (TensorRT-LLM needs it there); pass the state dict with output_layer.weight, which Megatron keeps on the last stage of a tied model');
+  }
+  return out;
 }
 
-function unpaddedVocabShard(name: string, own: Tensor, ps: ParallelState, vocab: number): Tensor {
+/**
+ * This rank's rows of the tokenizer vocabulary. Megatron (VocabUtility) needs vocab % tp = 0; by default every
+ * rank holds ceil(vocab/tp) rows, the last one zero-padded, which is both TensorRT-LLM's dim-0 embedding shard and
+ * its lm_head shard (`pad(vocab, tp) / tp` rows).
+ */
+function unpaddedVocabShard(name: string, own: Tensor, ps: ParallelState, vocab: number, megatronCompat: boolean): Tensor {
   let full = own;
   if (ps.tpSize > 1) {
     const peers = ps.tensorParallelPeers;
@@ -63,9 +74,12 @@ function unpaddedVocabShard(name: string, own: Tensor, ps: ParallelState, vocab:
     );
   }
   if (!Number.isInteger(vocab) || vocab < 1 || vocab > full.shape[0]!) fail('E_CONFIG', `vocab_size ${vocab} must be between 1 and the ${full.shape[0]} vocabulary rows`, { tensor: name });
-  if (vocab % ps.tpSize !== 0) fail('E_CONFIG', `on-device conversion splits the ${vocab}-token vocabulary evenly over ${ps.tpSize} TP ranks (Megatron's VocabUtility); it does not divide`, { tensor: name });
-  const per = vocab / ps.tpSize;
-  return T.narrow(full, 0, ps.tpRank * per, per);
+  if (megatronCompat && vocab % ps.tpSize !== 0) fail('E_CONFIG', `on-device conversion splits the ${vocab}-token vocabulary evenly over ${ps.tpSize} TP ranks (Megatron's VocabUtility); it does not divide`, { tensor: name });
+  const per = Math.ceil(vocab / ps.tpSize);
+  const start = ps.tpRank * per;
+  const have = Math.max(0, Math.min(per, vocab - start));
+  const rows = T.narrow(full, 0, Math.min(start, vocab), have);
+  return have === per ? rows : T.cat([rows, T.zeros(full.dtype, [per - have, ...full.shape.slice(1)])], 0);
 }
 
 export const ON_DEVICE_MODEL_TYPES = ['gpt', 'gptnext', 'llama'] as const;

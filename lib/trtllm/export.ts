@@ -28,6 +28,11 @@ export interface ExportTrtllmOptions {
   readonly embeddingShardingDim?: 0 | 1;
   /** tokenizer vocabulary: embedding/lm_head rows beyond it (Megatron's training padding) are dropped */
   readonly vocabSize?: number;
+  /**
+   * Byte-identical to Megatron's converter even where TensorRT-LLM 1.x loads it wrong or not at all (see
+   * README, "Deviations from Megatron's converter"). Default false.
+   */
+  readonly megatronCompat?: boolean;
   readonly gpusPerNode?: number;
   /** only these output ranks (several processes sharing one export); rank 0's process writes config.json */
   readonly ranks?: readonly number[];
@@ -119,6 +124,7 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     gpusPerNode: o.gpusPerNode,
     vocabSize: o.vocabSize,
     ranks: o.ranks,
+    megatronCompat: o.megatronCompat ?? false,
   });
   const plan: CopyPlan = { files: weights.map((w) => ({ path: join(o.outDir, `rank${w.rank}.safetensors`), tensors: w.tensors })) };
   const config = configs[0]?.fields ?? {};

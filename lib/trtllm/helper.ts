@@ -56,6 +56,12 @@ export interface GetWeightsOptions {
   readonly stateDictSplitByLayerNumbers?: boolean;
   /** on-device conversion: this rank's place (Megatron reads it from parallel_state) */
   readonly parallelState?: ParallelState;
+  /**
+   * Byte-identical to Megatron's converter, including where its output is wrong for TensorRT-LLM 1.x (no lm_head
+   * for tied embeddings, layernorm-1p's +1 in the parameter dtype, GPT `bias` without zero biases, config
+   * `vocab_size` padded to TP). Default false: what TensorRT-LLM loads and computes right.
+   */
+  readonly megatronCompat?: boolean;
 }
 
 /** One rank's converted weights: plan tensors (metadata, nothing read yet) in file order. */
@@ -165,11 +171,12 @@ export class TRTLLMHelper {
       if (o.gpusPerNode === undefined) fail('E_USAGE', 'Need to pass in gpusPerNode for on device conversion');
       const ps = o.parallelState ?? fail('E_USAGE', 'on device conversion needs parallelState { tpRank, tpSize, ppRank, ppSize }');
       checkParallelState(ps);
-      const converted = convertRankShard(sd, this.trtllmConversionDict, this.ruleBase(o.dtype), ps, o.vocabSize);
+      const compat = o.megatronCompat ?? false;
+      const converted = convertRankShard(sd, this.trtllmConversionDict, { ...this.ruleBase(o.dtype), megatronCompat: compat }, ps, o.vocabSize);
       const mapping = rankMapping(ps.ppRank * ps.tpSize + ps.tpRank, ps.tpSize, ps.ppSize);
       const tensors = planRankTensors(sortLikeSafetensors(converted.map((w) => ({ name: w.name, tensor: w.parts[0]!, dtype: w.dtype, affine: w.affine }))));
       const fields = trtllmConfig(this.modelOptions(), {
-        dtype: o.dtype, tpSize: ps.tpSize, ppSize: ps.ppSize, gpusPerNode: o.gpusPerNode, vocabSize: o.vocabSize, useParallelEmbedding: true, embeddingShardingDim: 0,
+        dtype: o.dtype, tpSize: ps.tpSize, ppSize: ps.ppSize, gpusPerNode: o.gpusPerNode, vocabSize: o.vocabSize, useParallelEmbedding: true, embeddingShardingDim: 0, megatronCompat: compat,
       });
       return { weights: [{ rank: mapping.rank, mapping, tensors }], configs: [makeConfig(mapping, fields)] };
     }
@@ -183,13 +190,17 @@ export class TRTLLMHelper {
       useParallelEmbedding: e.useParallelEmbedding ?? false,
       embeddingShardingDim: e.embeddingShardingDim ?? 0,
       gpusPerNode: o.gpusPerNode,
+      megatronCompat: o.megatronCompat,
     });
   }
 
   /** Single-device conversion with the extensions exportTrtllm uses (tokenizer-vocabulary trimming, selected ranks). */
   convertSingleDevice(
     sd: ReadonlyMap<string, Tensor>,
-    x: { dtype: TrtDType; tpSize: number; ppSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1; gpusPerNode?: number | undefined; vocabSize?: number | undefined; ranks?: readonly number[] | undefined },
+    x: {
+      dtype: TrtDType; tpSize: number; ppSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1;
+      gpusPerNode?: number | undefined; vocabSize?: number | undefined; ranks?: readonly number[] | undefined; megatronCompat?: boolean | undefined;
+    },
   ): { weights: TrtllmRankWeights[]; configs: TrtllmPretrainedConfig[] } {
     const c = this.transformerConfig;
     checkTensorParallel(c, x.tpSize);
@@ -201,6 +212,8 @@ export class TRTLLMHelper {
       useParallelEmbedding: x.useParallelEmbedding,
       embeddingShardingDim: x.embeddingShardingDim,
       vocabSize: x.vocabSize,
+      megatronCompat: x.megatronCompat,
+      tiedLmHead: !x.megatronCompat,
     });
     const fields = trtllmConfig(this.modelOptions(), {
       dtype: x.dtype,
@@ -210,6 +223,7 @@ export class TRTLLMHelper {
       vocabSize: configVocabSize(converted, x),
       useParallelEmbedding: x.useParallelEmbedding,
       embeddingShardingDim: x.embeddingShardingDim,
+      megatronCompat: x.megatronCompat,
     });
     const renamePostLayernorm = fields['new_decoder_architecture'] === true ? 'mlp_layernorm' : undefined;
     const mappings = allRanks(x.tpSize, x.ppSize).filter((m) => !x.ranks || x.ranks.includes(m.rank));
@@ -225,11 +239,14 @@ export class TRTLLMHelper {
 }
 
 /**
- * config.json `vocab_size` as Megatron computes it: the embedding's rows (after parallel-embedding padding),
- * padded to a multiple of TP when an lm_head exists.
+ * config.json `vocab_size`: the vocabulary (the word embedding's rows), from which TensorRT-LLM derives the
+ * embedding shard (`ceil(V/tp)` rows) and lm_head (`pad(V, tp)` rows) shapes (TRT:`layers/embedding.py`
+ * Embedding, `models/llama/model.py` LLaMAForCausalLM). Megatron instead writes the rows after parallel-embedding
+ * padding, padded to a multiple of TP when an lm_head exists, which TensorRT-LLM refuses when V % tp ≠ 0.
  */
-function configVocabSize(converted: readonly ConvertedWeight[], x: { tpSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1 }): number {
+function configVocabSize(converted: readonly ConvertedWeight[], x: { tpSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1; megatronCompat?: boolean | undefined }): number {
   const emb = converted.find((w) => w.name === 'transformer.vocab_embedding.weight') ?? fail('E_NOT_FOUND', 'the checkpoint has no word embeddings', { tensor: 'embedding.word_embeddings.weight' });
+  if (!x.megatronCompat) return emb.vocabRows ?? emb.parts[0]!.shape[0]!;
   const rows = emb.split && x.embeddingShardingDim === 0 ? emb.parts[0]!.shape[0]! * x.tpSize : emb.parts[0]!.shape[0]!;
   const hasLmHead = converted.some((w) => w.name === 'lm_head.weight');
   return hasLmHead ? padVocabSize(rows, x.tpSize) : rows;

@@ -6,8 +6,10 @@ import { fmtShape } from '../tensor/shape.js';
 import * as T from '../tensor/tensor.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { isGated } from './activation.js';
+import { trtBiasFlags, zeroMissingBiases } from './biases.js';
 import type { ConversionDict } from './conversion-dict.js';
 import { splitLayerNumber, TRTLLMLayers, type TRTLLMLayer, withLayerNumber } from './layers.js';
+import { plusOneInFloat32 } from './norm-plus-one.js';
 
 /** What the rules need to know; everything else about the model comes from the tensors themselves. */
 export interface RuleSettings {
@@ -21,6 +23,13 @@ export interface RuleSettings {
   readonly embeddingShardingDim: 0 | 1;
   /** tokenizer vocabulary: embedding and lm_head rows beyond it are dropped (Megatron's training padding) */
   readonly vocabSize?: number | undefined;
+  /**
+   * Reproduce Megatron's converter where it differs from what TensorRT-LLM 1.x needs (layernorm-1p's +1 in the
+   * parameter dtype, no lm_head for tied embeddings, no zero biases). Off by default.
+   */
+  readonly megatronCompat?: boolean | undefined;
+  /** write `lm_head` from the word embeddings when the state dict has no output layer (tied models) */
+  readonly tiedLmHead?: boolean | undefined;
 }
 
 /** One converted TensorRT-LLM weight: a tensor shared by every TP rank, or one tensor per TP rank. */
@@ -32,6 +41,8 @@ export interface ConvertedWeight {
   readonly split: boolean;
   readonly dtype: DType;
   readonly affine?: Affine | undefined;
+  /** word embeddings: the vocabulary rows before any parallel-embedding padding */
+  readonly vocabRows?: number | undefined;
 }
 
 export type MegatronStateDict = ReadonlyMap<string, Tensor>;
@@ -153,10 +164,12 @@ export function convertWeights(sd: MegatronStateDict, dict: ConversionDict, s: R
   const nq = config.numAttentionHeads;
   const nkv = kvHeads(config);
   const gated = isGated(s.activation, config);
-  const plusOne: Affine | undefined = config.layernormZeroCenteredGamma ? { add: 1 } : undefined;
+  const zeroCentred = config.layernormZeroCenteredGamma;
+  // Megatron: `+1` in the parameter dtype (the plan's affine rounds to the source dtype); default: in float32
+  const normWeight = (t: Tensor): { t: Tensor; affine?: Affine } => (!zeroCentred ? { t } : s.megatronCompat ? { t, affine: { add: 1 } } : { t: plusOneInFloat32(t) });
   const out: ConvertedWeight[] = [];
-  const emit = (name: string, layer: number | null, parts: Tensor[], split: boolean, extra: { dtype?: DType; affine?: Affine | undefined } = {}) =>
-    out.push({ name, layer, parts, split, dtype: extra.dtype ?? s.dtype, affine: extra.affine });
+  const emit = (name: string, layer: number | null, parts: Tensor[], split: boolean, extra: { dtype?: DType; affine?: Affine | undefined; vocabRows?: number } = {}) =>
+    out.push({ name, layer, parts, split, dtype: extra.dtype ?? s.dtype, affine: extra.affine, ...(extra.vocabRows !== undefined ? { vocabRows: extra.vocabRows } : {}) });
 
   const renamed = renameToTrtllm(sd, dict);
   const vocabRows = (t: Tensor) => (s.vocabSize !== undefined ? padRows(t, checkVocab(s.vocabSize, t)) : t);
@@ -166,22 +179,23 @@ export function convertWeights(sd: MegatronStateDict, dict: ConversionDict, s: R
       case 'vocab_embedding':
       case 'position_embedding': {
         const rows = layer === 'vocab_embedding' ? vocabRows(t) : t;
-        if (!s.useParallelEmbedding || tp === 1) emit(name, null, [rows], false);
-        else if (s.embeddingShardingDim === 1) emit(name, null, chunkExact(rows, tp, 1, 'embedding columns', source), true);
-        else emit(name, null, T.chunk(padRows(rows, padVocabSize(rows.shape[0]!, tp)), tp, 0), true);
+        const x = layer === 'vocab_embedding' ? { vocabRows: rows.shape[0]! } : {};
+        if (!s.useParallelEmbedding || tp === 1) emit(name, null, [rows], false, x);
+        else if (s.embeddingShardingDim === 1) emit(name, null, chunkExact(rows, tp, 1, 'embedding columns', source), true, x);
+        // dim 0: every rank holds ceil(rows/tp) rows (TRT:`layers/embedding.py` Embedding), the last zero-padded
+        else emit(name, null, T.chunk(padRows(rows, padVocabSize(rows.shape[0]!, tp)), tp, 0), true, x);
         break;
       }
-      case 'lm_head': {
-        // Always padded to a multiple of tp with zero rows (Megatron leaves it unpadded: uneven chunks).
-        const rows = vocabRows(t);
-        emit(name, null, tp === 1 ? [rows] : T.chunk(padRows(rows, padVocabSize(rows.shape[0]!, tp)), tp, 0), tp > 1);
+      case 'lm_head':
+        emit(name, null, lmHeadParts(vocabRows(t), tp), tp > 1);
         break;
-      }
       case 'final_layernorm_weight':
       case 'input_layernorm_weight':
-      case 'post_layernorm_weight':
-        emit(name, number, [t], false, { affine: plusOne });
+      case 'post_layernorm_weight': {
+        const n = normWeight(t);
+        emit(name, number, [n.t], false, { affine: n.affine });
         break;
+      }
       case 'final_layernorm_bias':
       case 'input_layernorm_bias':
       case 'post_layernorm_bias':
@@ -229,7 +243,20 @@ export function convertWeights(sd: MegatronStateDict, dict: ConversionDict, s: R
         break;
     }
   }
+  if (s.tiedLmHead && !out.some((w) => w.name === TRTLLMLayers.lm_head)) {
+    // Tied embeddings: TensorRT-LLM 1.x declares lm_head on every last-stage rank and ties it to the embedding
+    // only when both have the same local shape (TRT:`models/modeling_utils.py` share_embedding), so it is written.
+    const emb = [...renamed.values()].find((r) => r.layer === 'vocab_embedding');
+    if (emb) emit(TRTLLMLayers.lm_head, null, lmHeadParts(vocabRows(emb.tensor), tp), tp > 1);
+  }
+  const flags = s.megatronCompat ? null : trtBiasFlags(s.modelType, config);
+  if (flags) out.push(...zeroMissingBiases(out, flags));
   return out;
+}
+
+/** lm_head per TP rank: zero rows up to a multiple of tp, split evenly (Megatron chunks it unevenly, unpadded). */
+function lmHeadParts(rows: Tensor, tp: number): Tensor[] {
+  return tp === 1 ? [rows] : T.chunk(padRows(rows, padVocabSize(rows.shape[0]!, tp)), tp, 0);
 }
 
 function checkVocab(vocabSize: number, t: Tensor): number {

@@ -85,10 +85,22 @@ export function verifyTrtllmDir(dir: string): VerifyResult {
   const moe = experts > 1;
   const gptClass = arch === 'GPTForCausalLM' || arch === 'FalconForCausalLM';
   const gated = gptClass ? (GATED_ACTIVATIONS as readonly string[]).includes(act) : true;
-  const bias = cfg['bias'] === true || cfg['attn_bias'] === true || cfg['mlp_bias'] === true;
+  // Which biases the model class declares (TRT:`models/gpt/model.py`: one `bias`, default true, for attention and
+  // MLP, LayerNorm always with bias; `models/llama/model.py`: attn_bias for qkv and dense, mlp_bias; RmsNorm none).
+  // Declared means required: PretrainedModel.load refuses a checkpoint without one. Falcon: optional, as found.
+  const falcon = arch === 'FalconForCausalLM';
+  const llamaClass = !gptClass;
+  const gptBias = arch === 'GPTForCausalLM' && cfg['bias'] !== false;
+  const attnBias = gptBias || (llamaClass && cfg['attn_bias'] === true) || (falcon && cfg['bias'] === true);
+  const mlpBias = gptBias || (llamaClass && cfg['mlp_bias'] === true) || (falcon && cfg['bias'] === true);
+  const biasRequired = !falcon;
+  const normBias = arch === 'GPTForCausalLM' ? 'required' : falcon ? 'optional' : 'absent';
   const parallel = cfg['use_parallel_embedding'] === true;
   const shardDim = cfg['embedding_sharding_dim'] === 1 ? 1 : 0;
-  const tied = cfg['share_embedding_table'] === true;
+  // A rank file without lm_head loads only when it has vocab_embedding, and the build ties the two only when their
+  // local shapes are equal (TRT:`models/modeling_utils.py` PretrainedModel.load, share_embedding): the same rank
+  // (pp = 1) and the same split (tp = 1, or dim-0 parallel embedding). Otherwise lm_head must be in the file.
+  const tieable = pp === 1 && (tp === 1 || (parallel && shardDim === 0));
   const learned = (cfg['position_embedding_type'] ?? 'learned_absolute') === 'learned_absolute';
   const maxPos = typeof cfg['max_position_embeddings'] === 'number' ? (cfg['max_position_embeddings'] as number) : 0;
   const postNorm = cfg['new_decoder_architecture'] === true ? 'mlp_layernorm' : 'post_layernorm';
@@ -108,14 +120,16 @@ export function verifyTrtllmDir(dir: string): VerifyResult {
     for (let l = 0; l < layers; l++) {
       const p = `transformer.layers.${l}.`;
       need(`${p}input_layernorm.weight`, [H]);
-      need(`${p}input_layernorm.bias`, [H], false);
       need(`${p}${postNorm}.weight`, [H]);
-      need(`${p}${postNorm}.bias`, [H], false);
+      if (normBias !== 'absent') {
+        need(`${p}input_layernorm.bias`, [H], normBias === 'required');
+        need(`${p}${postNorm}.bias`, [H], normBias === 'required');
+      }
       need(`${p}attention.qkv.weight`, [(nq / tp + 2 * kvr) * hd, H]);
       need(`${p}attention.dense.weight`, [H, (nq * hd) / tp]);
-      if (bias) {
-        need(`${p}attention.qkv.bias`, [(nq / tp + 2 * kvr) * hd], false);
-        need(`${p}attention.dense.bias`, [H], false);
+      if (attnBias) {
+        need(`${p}attention.qkv.bias`, [(nq / tp + 2 * kvr) * hd], biasRequired);
+        need(`${p}attention.dense.bias`, [H], biasRequired);
       }
       if (moe) {
         need(`${p}mlp.router.weight`, [experts, H], true, ['float32', dtype]);
@@ -125,17 +139,17 @@ export function verifyTrtllmDir(dir: string): VerifyResult {
         need(`${p}mlp.fc.weight`, [F / tp, H]);
         need(`${p}mlp.proj.weight`, [H, F / tp]);
         if (gated) need(`${p}mlp.gate.weight`, [F / tp, H]);
-        if (bias) {
-          need(`${p}mlp.fc.bias`, [F / tp], false);
-          need(`${p}mlp.proj.bias`, [H], false);
-          if (gated) need(`${p}mlp.gate.bias`, [F / tp], false);
+        if (mlpBias) {
+          need(`${p}mlp.fc.bias`, [F / tp], biasRequired);
+          need(`${p}mlp.proj.bias`, [H], biasRequired);
+          if (gated) need(`${p}mlp.gate.bias`, [F / tp], biasRequired);
         }
       }
     }
     if (m.ppRank === pp - 1) {
       need('transformer.ln_f.weight', [H]);
-      need('transformer.ln_f.bias', [H], false);
-      need('lm_head.weight', [padVocabSize(V, tp) / tp, H], !tied);
+      if (normBias !== 'absent') need('transformer.ln_f.bias', [H], normBias === 'required');
+      need('lm_head.weight', [padVocabSize(V, tp) / tp, H], !tieable);
     }
 
     const file = join(dir, `rank${m.rank}.safetensors`);

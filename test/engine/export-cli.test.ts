@@ -24,7 +24,7 @@ describe('mcore-export export', () => {
   it('writes the checkpoint (= Megatron reference) and then the engine; --json has both', () => {
     const out = join(work, 'ckpt');
     const eng = join(work, 'engine');
-    const r = cli(['export', CKPT, '--out', out, '--engine', eng, '--tp', '2', '--dtype', 'bfloat16', '--trtllm-build', STAND_IN, '--max-batch-size', '16', '--json'],
+    const r = cli(['export', CKPT, '--out', out, '--engine', eng, '--tp', '2', '--dtype', 'bfloat16', '--megatron-compat', '--trtllm-build', STAND_IN, '--max-batch-size', '16', '--json'],
       { FAKE_TRTLLM_RECORD: join(work, 'argv.json') });
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);

@@ -103,30 +103,37 @@ test('GPT with a gated MLP gets a gated hidden_act (Megatron writes silu, which 
   expect(llama.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16' }).configs[0]!.fields['hidden_act']).toBe('silu');
 });
 
-test('zero-centred RMSNorm gets +1 in the source dtype (Megatron adds it for LayerNorm only)', () => {
+test('zero-centred norms get +1 in float32, rounded once to the output dtype; megatronCompat adds it in the source dtype', () => {
   const ckpt = open('llama');
   const config: TransformerConfig = { ...ckpt.config, layernormZeroCenteredGamma: true };
   const h = new TRTLLMHelper({ ...helperOptionsFor(ckpt, 'gemma'), transformerConfig: config });
-  const { weights } = h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'float32' });
-  const t = weights[0]!.tensors.find((x) => x.name === 'transformer.layers.0.input_layernorm.weight')!;
-  expect(t.pieces.every((p) => p.affine?.add === 1)).toBe(true);
+  const norm = (megatronCompat: boolean) =>
+    h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'float32', megatronCompat }).weights[0]!.tensors.find((x) => x.name === 'transformer.layers.0.input_layernorm.weight')!;
   const src = materialize(ckpt.tensors.get('decoder.layers.0.input_layernorm.weight')!);
-  const out = new Float32Array(evalPlanTensor(t).slice().buffer);
   const bf = (i: number) => new Float32Array(new Uint32Array([(src[2 * i]! | (src[2 * i + 1]! << 8)) << 16]).buffer)[0]!;
+  const exact = new Float32Array(evalPlanTensor(norm(false)).slice().buffer);
+  const compat = norm(true);
+  expect(compat.pieces.every((p) => p.affine?.add === 1)).toBe(true);
+  const megatron = new Float32Array(evalPlanTensor(compat).slice().buffer);
+  let differ = 0;
   for (let i = 0; i < 64; i++) {
-    const sum = bf(i) + 1; // the bf16 sum, rounded to bf16 (nearest even), then widened
-    const f = new Float32Array([sum]);
+    expect(exact[i]).toBe(Math.fround(bf(i) + 1)); // bf16 g + 1 is exact in float32 here
+    const f = new Float32Array([bf(i) + 1]); // Megatron: the bf16 sum, rounded to bf16 (nearest even), widened
     const u = new Uint32Array(f.buffer);
     u[0] = ((u[0]! + 0x7fff + ((u[0]! >>> 16) & 1)) >>> 16) << 16;
-    expect(out[i]).toBe(f[0]);
+    expect(megatron[i]).toBe(f[0]);
+    if (megatron[i] !== exact[i]) differ++;
   }
+  expect(differ).toBeGreaterThan(32); // bf16 keeps 8 bits: most `1 + g` lose bits there
 });
 
 test('lm_head is zero-padded to a multiple of TP (Megatron chunks it unevenly) and --vocab-size trims padding rows', () => {
   const ckpt = open('llama');
   const h = new TRTLLMHelper(helperOptionsFor(ckpt, 'llama'));
   const r = h.convertSingleDevice(ckpt.tensors, { dtype: 'bfloat16', tpSize: 4, ppSize: 1, useParallelEmbedding: true, embeddingShardingDim: 0, vocabSize: 301 });
-  expect(r.configs[0]!.fields['vocab_size']).toBe(304);
+  expect(r.configs[0]!.fields['vocab_size']).toBe(301); // TensorRT-LLM pads internally; Megatron writes 304
+  const compat = h.convertSingleDevice(ckpt.tensors, { dtype: 'bfloat16', tpSize: 4, ppSize: 1, useParallelEmbedding: true, embeddingShardingDim: 0, vocabSize: 301, megatronCompat: true });
+  expect(compat.configs[0]!.fields['vocab_size']).toBe(304);
   for (const w of r.weights) {
     expect(w.tensors.find((t) => t.name === 'lm_head.weight')!.shape).toEqual([76, 64]);
     expect(w.tensors.find((t) => t.name === 'transformer.vocab_embedding.weight')!.shape).toEqual([76, 64]);

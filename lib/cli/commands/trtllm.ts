@@ -24,6 +24,8 @@ Options:
   --parallel-embedding          shard the embeddings over TP ranks
   --embedding-sharding-dim 0|1  0 = vocabulary rows (default), 1 = hidden columns
   --vocab-size N                tokenizer vocabulary: drop Megatron's padding rows beyond it
+  --megatron-compat             byte-identical to Megatron's converter, also where TensorRT-LLM 1.x loads that
+                                wrong (tied lm_head, vocab % tp, QKV-only bias, layernorm-1p): for comparisons only
   --threads N                   executor threads (default: all cores)
   --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE             CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
@@ -61,6 +63,9 @@ export function parseTrtllmArgs(argv: string[]): Args {
         return true;
       case '--parallel-embedding':
         o.useParallelEmbedding = true;
+        return true;
+      case '--megatron-compat':
+        o.megatronCompat = true;
         return true;
       case '--embedding-sharding-dim': {
         const d = value();

@@ -14,7 +14,7 @@ function bf16ToF32(bits: number): number {
 }
 
 /** float32 → bfloat16 bits, round to nearest even, NaN kept quiet (as torch's c10::BFloat16). */
-function f32ToBf16(x: number): number {
+export function f32ToBf16(x: number): number {
   f32[0] = x;
   const b = u32[0]!;
   if (Number.isNaN(x)) return 0x7fc0;
@@ -31,7 +31,7 @@ function f16ToF32(h: number): number {
 }
 
 /** float32 value → float16 bits, round to nearest even with subnormals and overflow to Inf. */
-function f32ToF16(x: number): number {
+export function f32ToF16(x: number): number {
   if (Number.isNaN(x)) return 0x7e00;
   const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
   const a = Math.abs(x);
