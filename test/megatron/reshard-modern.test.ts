@@ -75,3 +75,18 @@ describe('unknown tensors are refused by name', () => {
     expect(e.tensor).toBe('decoder.layers.2.self_attention.linear_mystery.weight');
   });
 });
+
+describe('torch_dist of the modern fixtures = their legacy files', () => {
+  // stacked (qwen3_moe) and per-layer (mixed dense/MoE) keys, experts [E, 2F, H] in gate/up chunks, fp32 expert_bias
+  test.each(['qwen2', 'qwen3', 'qwen3_moe', 'deepseek', 'deepseek_mla'])('%s', (model) => {
+    const legacy = openCheckpoint(modernFixture('megatron', model, 'torch', 'tp1pp1'));
+    const dist = openCheckpoint(modernFixture('megatron', model, 'torch_dist', 'tp1pp1'));
+    expect([...dist.tensors.keys()].sort()).toEqual([...legacy.tensors.keys()].sort());
+    for (const [n, t] of dist.tensors) {
+      const l = legacy.tensors.get(n)!;
+      expect({ n, dtype: t.dtype, shape: t.shape }).toEqual({ n, dtype: l.dtype, shape: l.shape });
+      expect(Buffer.from(materialize(t)).equals(Buffer.from(materialize(l))), n).toBe(true);
+    }
+    if (model.startsWith('deepseek')) expect(dist.tensors.get('decoder.layers.1.mlp.router.expert_bias')?.dtype).toBe('float32');
+  });
+});
