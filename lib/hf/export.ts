@@ -10,7 +10,8 @@ import { planTensor } from '../plan/from-tensor.js';
 import type { CopyPlan, PlanTensor } from '../plan/plan.js';
 import { parseDType } from '../tensor/dtype.js';
 import { toHfModel } from './convert.js';
-import { checkDestination, stageDirectory } from './output-dir.js';
+import { beginOutput, checkOutput } from '../export/atomic-output.js';
+import { HF_OUTPUT } from './output-dir.js';
 import { INDEX_NAME, parseSize, planShards, shardIndex } from './shard.js';
 import { copyTokenizer, tokenizerFiles } from './tokenizer.js';
 import type { HfDType, HfModel } from './types.js';
@@ -112,7 +113,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
   const planned: PlanTensor[] = model.tensors.map((t) => planTensor(t.name, t.tensor, dtype, t.affine));
   const shards = planShards(planned, maxBytes);
   const index = shardIndex(shards);
-  checkDestination(options.outDir, options.force ?? false);
+  checkOutput(options.outDir, HF_OUTPUT, options.force ?? false);
   checkAborted(options.signal, options.outDir);
 
   const summary = (files: HfExportResult['files'], outDir: string): HfExportResult => ({
@@ -128,7 +129,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
   if (options.dryRun) return summary(shards.map((s) => ({ path: join(options.outDir, s.file), bytes: s.bytes })), options.outDir);
 
   const execute = options.execute ?? nativeExecutor;
-  const staging = stageDirectory(options.outDir, options.force ?? false);
+  const staging = beginOutput(options.outDir, HF_OUTPUT, options.force ?? false);
   try {
     const plan: CopyPlan = { files: shards.map((s) => ({ path: join(staging.dir, s.file), tensors: s.tensors, metadata: { format: 'pt' } })) };
     const written = await execute(plan, {
@@ -144,6 +145,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
     writeJson(join(staging.dir, 'generation_config.json'), generationConfig(model));
     writeJson(join(staging.dir, INDEX_NAME), index);
     const copied = tokenizer ? copyTokenizer(options.tokenizerDir!, tokenizer, staging.dir) : [];
+    checkAborted(options.signal, options.outDir);
     staging.commit();
     const rel = (p: string) => join(options.outDir, p.slice(staging.dir.length + 1));
     return summary(
