@@ -11,6 +11,7 @@ import type { CopyPlan, PlanTensor } from '../plan/plan.js';
 import { parseDType } from '../tensor/dtype.js';
 import { toHfModel } from './convert.js';
 import { beginOutput, checkOutput } from '../export/atomic-output.js';
+import { checkVocabOverride } from '../export/overrides.js';
 import { HF_OUTPUT } from './output-dir.js';
 import { INDEX_NAME, parseSize, planShards, shardIndex } from './shard.js';
 import { copyTokenizer, tokenizerFiles } from './tokenizer.js';
@@ -102,6 +103,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
   const maxBytes = parseSize(options.maxShardSize ?? '5GB');
   const tokenizer = options.tokenizerDir === undefined ? undefined : tokenizerFiles(options.tokenizerDir);
   const modelType = options.modelType ?? checkpoint.modelType;
+  checkVocabOverride(checkpoint.config, options.vocabSize, checkpoint.path);
   const model = toHfModel({
     config: checkpoint.config,
     modelType,

@@ -4,6 +4,7 @@ import { fail } from '../errors.js';
 import { type ExecuteResult, nativeExecutor, type PlanExecutor } from '../export/executor.js';
 import { beginOutput, beginSharedOutput, checkOutput, type OutputKind } from '../export/atomic-output.js';
 import { writeFileAtomic } from '../export/out-dir.js';
+import { checkModelTypeFits, checkVocabOverride } from '../export/overrides.js';
 import type { Progress } from '../export/progress.js';
 import type { ExportSummary } from '../export/summary.js';
 import type { Checkpoint, ModelType } from '../megatron/types.js';
@@ -105,6 +106,8 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   if (!TRT_DTYPES.includes(dtype)) fail('E_CONFIG', `TensorRT-LLM checkpoints are ${TRT_DTYPES.join(', ')}; '${o.dtype}' is not supported`);
   const modelType = o.modelType ?? ckpt.modelType;
   if (!MODEL_TYPES.includes(modelType)) fail('E_USAGE', `model type '${String(modelType)}' is not one of ${MODEL_TYPES.join(', ')}`);
+  checkModelTypeFits(ckpt.config, modelType, ckpt.path);
+  checkVocabOverride(ckpt.config, o.vocabSize, ckpt.path);
   const tpSize = o.tpSize ?? 1;
   const ppSize = o.ppSize ?? 1;
   const world = tpSize * ppSize;

@@ -32,7 +32,7 @@ const atomicExecutor: PlanExecutor = async (plan) => {
 
 const ckpt = openCheckpoint(ckptPath!);
 const res = await exportTrtllmShare(ckpt, {
-  place: 'auto', outDir: outDir!, tpSize: Number(tp), ppSize: Number(pp), executor: atomicExecutor,
+  place: process.env.RANK || process.env.SLURM_PROCID ? 'auto' : { rank: 0, worldSize: 1, localRank: null, source: 'default' }, outDir: outDir!, tpSize: Number(tp), ppSize: Number(pp), executor: atomicExecutor,
   ...(assignment ? { assignment: assignment as 'round-robin' | 'contiguous' } : {}),
 });
 process.stdout.write(JSON.stringify({ rank: res.place.rank, worldSize: res.place.worldSize, source: res.place.source, ranks: res.ranks, writesConfig: res.writesConfig }) + '\n');
