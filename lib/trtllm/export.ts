@@ -136,6 +136,9 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: true, ranks, config, plan };
   }
 
+  // a share with no output ranks (more processes than ranks) has nothing to write, not even the directory
+  if (o.ranks !== undefined && o.ranks.length === 0) return { outDir: o.outDir, files: [], bytes: 0, seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
+
   const execute = o.executor ?? nativeExecutor;
   // One process: the whole directory is staged and swapped in. A share of a partitioned export: the directory is
   // shared, so only this share's files are replaced, each atomically.
