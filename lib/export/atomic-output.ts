@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fail } from '../errors.js';
+import { fail, isExportError } from '../errors.js';
 import { ioError, isStaleTemporary } from './out-dir.js';
 
 /** Which files an export of one kind writes, so `force` can tell them from everything else. */
@@ -33,6 +33,8 @@ export interface AtomicOutput {
   commit(): void;
   /** removes the staging directory and any directory this output created; safe to call twice */
   discard(): void;
+  /** discard(), and `e` with staging paths in its message replaced by the target's (what the user knows) */
+  abandon(e: unknown): unknown;
 }
 
 /** What is at the target now: the result of the read-only checks. */
@@ -215,7 +217,19 @@ export function beginOutput(targetPath: string, kind: OutputKind, force: boolean
     }
     done = true;
   };
-  return { target, dir, commit, discard };
+  return { target, dir, commit, discard, abandon: (e) => (discard(), nameTarget(e, dir, target)) };
+}
+
+/** `<staging>/.name.tmp-…` and `<staging>/name` in an ExportError's message and file → `<target>/name`. */
+export function nameTarget(e: unknown, staging: string, target: string): unknown {
+  if (!isExportError(e) || staging === target) return e;
+  const escaped = staging.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const inStaging = new RegExp(`${escaped}(?:/(?:\\.([^/\\s]+?)\\.tmp-\\d+-[0-9a-z]+|([^/\\s:)]+)))?`, 'g');
+  const fix = (text: string) => text.replace(inStaging, (_m, temp?: string, name?: string) => (temp ?? name ? join(target, (temp ?? name)!) : target));
+  const mutable = e as { message: string; file?: string };
+  mutable.message = fix(e.message);
+  if (e.file !== undefined) mutable.file = fix(e.file);
+  return e;
 }
 
 /** rename(2) replaces an absent or empty target atomically; a previous export is moved aside first. */
@@ -265,15 +279,17 @@ export function beginSharedOutput(targetPath: string, kind: OutputKind, mine: (n
     if (isStaleTemporary(n) && mine(n.replace(/^\.(.+)\.tmp-\d+-[0-9a-z]+$/, '$1'))) rmSync(join(target, n), { force: true });
   }
   let done = false;
+  const discard = () => {
+    if (!done) removeCreated(created);
+    done = true;
+  };
   return {
     target,
     dir: target,
     commit: () => {
       done = true;
     },
-    discard: () => {
-      if (!done) removeCreated(created);
-      done = true;
-    },
+    discard,
+    abandon: (e) => (discard(), e),
   };
 }

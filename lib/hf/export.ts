@@ -158,8 +158,8 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
       ],
       options.outDir,
     );
-  } catch (e) {
-    staging.discard();
+  } catch (err) {
+    const e = staging.abandon(err);
     if (options.signal?.aborted && !(isExportError(e) && e.code === 'E_ABORTED')) fail('E_ABORTED', 'Hugging Face export cancelled', { file: options.outDir, cause: e });
     throw e;
   }

@@ -81,7 +81,7 @@ export const ENGINE_OUTPUT: OutputKind = {
 function scratchOutput(target: string): AtomicOutput {
   const dir = mkdtempSync(join(tmpdir(), 'mcore-export-trtllm-dry-run-'));
   const discard = () => rmSync(dir, { recursive: true, force: true });
-  return { target, dir, commit: discard, discard };
+  return { target, dir, commit: discard, discard, abandon: (e) => (discard(), e) };
 }
 
 export async function buildEngine(
@@ -143,8 +143,8 @@ export async function buildEngine(
     if (options.dryRun) out.discard();
     else out.commit();
     return { ...summary, engineDir: outDir, trtllmBuild: exe, argv, durationMs: Date.now() - started };
-  } catch (e) {
-    out.discard();
+  } catch (err) {
+    const e = out.abandon(err);
     if (e instanceof ExportError) throw e;
     return fail('E_IO', `engine build: ${(e as Error).message}`, { file: outDir, cause: e });
   }

@@ -166,8 +166,7 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     }
     out.commit();
   } catch (e) {
-    out.discard();
-    throw e;
+    throw out.abandon(e);
   }
   return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
 }
