@@ -1,5 +1,6 @@
 import { isExportError } from '../errors.js';
 import type { Command } from './command.js';
+import { exitCodeForSignal } from './with-progress.js';
 import { demo } from './commands/demo.js';
 import { build } from './commands/build.js';
 import { exportCmd } from './commands/export.js';
@@ -22,7 +23,8 @@ function usage(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Exit codes: 0 success, 1 failure (the message starts with its error code), 2 usage error.',
+    'Exit codes: 0 success, 1 failure (the message starts with its error code), 2 usage error,',
+    '130/143/129 cancelled by SIGINT/SIGTERM/SIGHUP (E_ABORTED; temporaries removed, a previous output kept).',
   ].join('\n');
 }
 
@@ -46,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (isExportError(e)) {
       process.stderr.write(`mcore-export ${name}: ${e.message}\n`);
+      if (e.code === 'E_ABORTED') return exitCodeForSignal() ?? 1;
       return e.code === 'E_USAGE' ? 2 : 1;
     }
     throw e;

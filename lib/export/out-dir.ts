@@ -1,42 +1,13 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+// File-level pieces every output uses: atomic single files, our temporaries' names, and E_IO errors that carry
+// the operating system's real errno once. Whole output directories: ./atomic-output.ts.
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ExportError, fail, isExportError } from '../errors.js';
+import { ExportError, isExportError } from '../errors.js';
 
-/**
- * Makes `dir` ready to receive an export. A directory that exists and holds anything is refused unless `force`;
- * with `force`, only files the export itself would own (`owns(name)`) are removed, nothing else is touched.
- * Call only after every check on the inputs has passed: nothing is written before this.
- */
-export function prepareOutDir(dir: string, opts: { force?: boolean | undefined; owns: (name: string) => boolean }): void {
-  let entries: string[] = [];
-  try {
-    const st = statSync(dir);
-    if (!st.isDirectory()) fail('E_USAGE', 'output path exists and is not a directory', { file: dir });
-    entries = readdirSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(e, dir);
-  }
-  // temporaries of an earlier export that was killed (its process is gone) are removed: a re-run needs no force
-  entries = entries.filter((name) => {
-    if (!opts.owns(name) || !isStaleTemporary(name)) return true;
-    rmSync(join(dir, name), { force: true });
-    return false;
-  });
-  if (entries.length > 0) {
-    if (!opts.force) fail('E_USAGE', `output directory is not empty (${entries.length} entries); pass force (--force) to overwrite`, { file: dir });
-    for (const name of entries) if (opts.owns(name)) rmSync(join(dir, name), { force: true });
-  }
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw ioError(e, dir);
-  }
-}
-
-/** `.<name>.tmp-<pid>-<random>`, as writeFileAtomic and the plan executor name their temporaries. */
+/** `.<name>.tmp-<pid>-<random>`, as writeFileAtomic, the plan executor and staging directories name temporaries. */
 const TEMPORARY = /^\..+\.tmp-(\d+)-[0-9a-z]+$/;
 
-/** A temporary whose writing process no longer exists on this host. */
+/** A temporary of ours whose writing process no longer exists on this host. */
 export function isStaleTemporary(name: string): boolean {
   const m = TEMPORARY.exec(name);
   if (!m) return false;
@@ -70,12 +41,19 @@ export function writeFileAtomic(path: string, text: string | Uint8Array): void {
     } catch {
       /* already gone */
     }
-    throw ioError(e, path);
+    throw ioError(e, path, 'cannot write');
   }
 }
 
-function ioError(e: unknown, file: string): Error {
+/**
+ * An operating-system error as E_IO: `E_IO: <doing>: EROFS: read-only file system (file …)` — the errno the
+ * system call returned, once (Node's message repeats the path and the syscall, which `file` already says).
+ * ExportErrors pass through unchanged.
+ */
+export function ioError(e: unknown, file: string, doing = 'input/output error'): Error {
   if (isExportError(e)) return e;
   const err = e as NodeJS.ErrnoException;
-  return new ExportError('E_IO', `${err?.code ?? 'error'}: ${err?.message ?? String(e)}`, { file, cause: e });
+  const text = typeof err?.message === 'string' ? err.message.split(/, (?:open|mkdir|rename|scandir|stat|lstat|rmdir|unlink|write|read|chmod|copyfile|fsync|close) /)[0]! : String(e);
+  const withCode = err?.code && !text.startsWith(err.code) ? `${err.code}: ${text}` : text;
+  return new ExportError('E_IO', `${doing}: ${withCode}`, { file, cause: e });
 }

@@ -10,7 +10,9 @@ import { planTensor } from '../plan/from-tensor.js';
 import type { CopyPlan, PlanTensor } from '../plan/plan.js';
 import { parseDType } from '../tensor/dtype.js';
 import { toHfModel } from './convert.js';
-import { checkDestination, stageDirectory } from './output-dir.js';
+import { beginOutput, checkOutput } from '../export/atomic-output.js';
+import { checkVocabOverride } from '../export/overrides.js';
+import { HF_OUTPUT } from './output-dir.js';
 import { INDEX_NAME, parseSize, planShards, shardIndex } from './shard.js';
 import { copyTokenizer, tokenizerFiles } from './tokenizer.js';
 import type { HfDType, HfModel } from './types.js';
@@ -101,6 +103,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
   const maxBytes = parseSize(options.maxShardSize ?? '5GB');
   const tokenizer = options.tokenizerDir === undefined ? undefined : tokenizerFiles(options.tokenizerDir);
   const modelType = options.modelType ?? checkpoint.modelType;
+  checkVocabOverride(checkpoint.config, options.vocabSize, checkpoint.path);
   const model = toHfModel({
     config: checkpoint.config,
     modelType,
@@ -112,7 +115,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
   const planned: PlanTensor[] = model.tensors.map((t) => planTensor(t.name, t.tensor, t.dtype ?? dtype, t.affine));
   const shards = planShards(planned, maxBytes);
   const index = shardIndex(shards);
-  checkDestination(options.outDir, options.force ?? false);
+  checkOutput(options.outDir, HF_OUTPUT, options.force ?? false);
   checkAborted(options.signal, options.outDir);
 
   const summary = (files: HfExportResult['files'], outDir: string): HfExportResult => ({
@@ -128,7 +131,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
   if (options.dryRun) return summary(shards.map((s) => ({ path: join(options.outDir, s.file), bytes: s.bytes })), options.outDir);
 
   const execute = options.execute ?? nativeExecutor;
-  const staging = stageDirectory(options.outDir, options.force ?? false);
+  const staging = beginOutput(options.outDir, HF_OUTPUT, options.force ?? false);
   try {
     const plan: CopyPlan = { files: shards.map((s) => ({ path: join(staging.dir, s.file), tensors: s.tensors, metadata: { format: 'pt' } })) };
     const written = await execute(plan, {
@@ -144,6 +147,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
     writeJson(join(staging.dir, 'generation_config.json'), generationConfig(model));
     writeJson(join(staging.dir, INDEX_NAME), index);
     const copied = tokenizer ? copyTokenizer(options.tokenizerDir!, tokenizer, staging.dir) : [];
+    checkAborted(options.signal, options.outDir);
     staging.commit();
     const rel = (p: string) => join(options.outDir, p.slice(staging.dir.length + 1));
     return summary(
@@ -154,8 +158,8 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
       ],
       options.outDir,
     );
-  } catch (e) {
-    staging.discard();
+  } catch (err) {
+    const e = staging.abandon(err);
     if (options.signal?.aborted && !(isExportError(e) && e.code === 'E_ABORTED')) fail('E_ABORTED', 'Hugging Face export cancelled', { file: options.outDir, cause: e });
     throw e;
   }

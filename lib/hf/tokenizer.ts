@@ -18,11 +18,14 @@ const TOKENIZER_FILES = [
   'chat_template.json',
 ];
 
+/** A file name `copyTokenizer` may write into an export. */
+export const isTokenizerFile = (name: string): boolean => TOKENIZER_FILES.includes(name) || name.endsWith('.tiktoken');
+
 /** The tokenizer files found in `dir` (E_NOT_FOUND when it has none); checked before any export work starts. */
 export function tokenizerFiles(dir: string): string[] {
   const d = resolve(dir);
   if (!existsSync(d) || !statSync(d).isDirectory()) fail('E_NOT_FOUND', 'tokenizer directory does not exist', { file: d });
-  const names = readdirSync(d).filter((n) => (TOKENIZER_FILES.includes(n) || n.endsWith('.tiktoken')) && statSync(join(d, n)).isFile());
+  const names = readdirSync(d).filter((n) => isTokenizerFile(n) && statSync(join(d, n)).isFile());
   if (names.length === 0) fail('E_NOT_FOUND', `no tokenizer files (${TOKENIZER_FILES.slice(0, 4).join(', ')}, ...) in the tokenizer directory`, { file: d });
   return names.sort();
 }

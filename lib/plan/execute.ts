@@ -20,7 +20,10 @@ export interface ExecutePlanOptions {
   readonly threads?: number | undefined;
   /** bytes the CPU threads' work buffers may hold together (default 1 GiB, at least 4096): bounds the memory of an export */
   readonly maxBufferBytes?: number | undefined;
-  /** called about ten times a second, and once at the end with bytesDone === bytesTotal */
+  /**
+   * called about ten times a second, and once at the end with bytesDone === bytesTotal (before the files are
+   * renamed into place); if it throws, the export is cancelled and rejects with that error
+   */
   readonly onProgress?: ((p: ExecuteProgress) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
   /** also compute each file's sha256 (read back from the page cache before the rename) */
@@ -89,10 +92,21 @@ export async function executePlan(plan: CopyPlan, opts: ExecutePlanOptions = {})
 
   let settled = false;
   let lastDone = -1;
+  // A throwing onProgress must not escape into the native callback (Node would only print DEP0168 and carry
+  // on): it cancels the job, and the export rejects with that very error, nothing renamed into place.
+  let callbackFailed = false;
+  let callbackError: unknown;
+  let cancelJob = (): void => {};
   const report = (done: number) => {
-    if (!opts.onProgress || done <= lastDone) return;
+    if (!opts.onProgress || done <= lastDone || callbackFailed) return;
     lastDone = done;
-    opts.onProgress({ bytesDone: done, bytesTotal: total });
+    try {
+      opts.onProgress({ bytesDone: done, bytesTotal: total });
+    } catch (e) {
+      callbackFailed = true;
+      callbackError = e;
+      cancelJob();
+    }
   };
   const removeTemps = () => {
     for (const t of temps) rmSync(t, { force: true });
@@ -110,16 +124,20 @@ export async function executePlan(plan: CopyPlan, opts: ExecutePlanOptions = {})
     throw fromNativeError(e);
   }
   const cancel = () => job.cancel();
+  cancelJob = cancel;
+  if (callbackFailed) cancel();
   signal?.addEventListener('abort', cancel, { once: true });
   try {
     await job.promise;
     settled = true;
+    if (callbackFailed) throw callbackError;
     if (signal?.aborted) aborted();
     const hashes = opts.hash ? await Promise.all(temps.map((t) => sha256(t, signal))) : undefined;
     if (signal?.aborted) aborted();
+    report(total); // the final report comes before the renames, so a callback that throws there fails the export
+    if (callbackFailed) throw callbackError;
     for (let i = 0; i < temps.length; i++) renameSync(temps[i]!, finals[i]!);
     for (const dir of new Set(finals.map(dirname))) syncDirectory(dir);
-    report(total);
     return {
       files: finals.map((path, i) => ({ path, bytes: layouts[i]!.size, ...(hashes ? { sha256: hashes[i]! } : {}) })),
       seconds: (performance.now() - started) / 1000,
@@ -128,6 +146,7 @@ export async function executePlan(plan: CopyPlan, opts: ExecutePlanOptions = {})
   } catch (e) {
     settled = true;
     removeTemps();
+    if (callbackFailed) throw callbackError;
     if (e instanceof ExportError) throw e;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && !code.startsWith('E_')) throw new ExportError('E_IO', (e as Error).message, { cause: e });

@@ -1,6 +1,8 @@
 /**
- * Which process am I in a multi-process export: rank and world size from flags, else from the environment a
- * launcher sets. No communication happens between processes; each writes its own share of output files.
+ * Which process am I in a multi-process export: rank and world size from flags, or — only when asked with
+ * `--rank auto` (`{ rank: 'auto' }`) — from the environment a launcher sets. Launcher variables are never read
+ * otherwise: a plain export inside `salloc` or an `sbatch` script must not silently write a quarter of a
+ * checkpoint. No communication happens between processes; each writes its own share of output files.
  *
  * Order of the environment sources matters: inside an `sbatch` script every process started by mpirun
  * inherits SLURM_PROCID=0 and SLURM_NTASKS=N from the batch step, so the MPI variables are consulted before
@@ -38,26 +40,14 @@ function checked(rank: number, worldSize: number, what: string): void {
   if (rank >= worldSize) fail('E_USAGE', `${what}: rank ${rank} is outside world size ${worldSize}`);
 }
 
-/**
- * `flags` win (both or neither); else the first environment pair that is set; else a single process.
- * A pair set only half (RANK without WORLD_SIZE) is an error rather than a silent single-process run.
- */
-export function resolveLaunchPlace(flags: { rank?: number | undefined; worldSize?: number | undefined } = {}, env: NodeJS.ProcessEnv = process.env): LaunchPlace {
-  const localRank = (() => {
-    for (const v of LOCAL_RANK_VARS) {
-      const t = env[v];
-      if (t !== undefined && t !== '') return intFrom(t, `$${v}`);
-    }
-    return null;
-  })();
-  if (flags.rank !== undefined || flags.worldSize !== undefined) {
-    if (flags.rank === undefined || flags.worldSize === undefined) fail('E_USAGE', '--rank and --world-size go together');
-    for (const [n, v] of [['--rank', flags.rank], ['--world-size', flags.worldSize]] as const) {
-      if (!Number.isSafeInteger(v) || v < 0) fail('E_USAGE', `${n} must be a non-negative integer, got ${v}`);
-    }
-    checked(flags.rank, flags.worldSize, '--rank/--world-size');
-    return { rank: flags.rank, worldSize: flags.worldSize, localRank, source: 'flags' };
-  }
+/** `--rank R --world-size W` (both or neither), or `--rank auto` (the launcher's variables; no --world-size). */
+export interface LaunchFlags {
+  rank?: number | 'auto' | undefined;
+  worldSize?: number | undefined;
+}
+
+/** The first launcher variable pair that is set, or null. A pair set only half (RANK without WORLD_SIZE) is an error. */
+function fromEnvironment(env: NodeJS.ProcessEnv): Omit<LaunchPlace, 'localRank'> | null {
   for (const [rv, wv] of ENV_SOURCES) {
     const r = env[rv];
     const w = env[wv];
@@ -68,7 +58,50 @@ export function resolveLaunchPlace(flags: { rank?: number | undefined; worldSize
     const rank = intFrom(r, `$${rv}`);
     const worldSize = intFrom(w, `$${wv}`);
     checked(rank, worldSize, `$${rv}/$${wv}`);
-    return { rank, worldSize, localRank, source: `${rv}/${wv}` as LaunchPlace['source'] };
+    return { rank, worldSize, source: `${rv}/${wv}` as LaunchPlace['source'] };
+  }
+  return null;
+}
+
+/**
+ * Launcher variables that say this process is one of several, when they are not used (no `--rank auto`): the
+ * CLI mentions them, so a user who meant a partitioned export learns how to ask for one. Null when there are none.
+ */
+export function ignoredLauncher(env: NodeJS.ProcessEnv = process.env): string | null {
+  try {
+    const p = fromEnvironment(env);
+    return p && p.worldSize > 1 ? `$${p.source.replace('/', ' and $')} say this is process ${p.rank} of ${p.worldSize}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `flags` with numbers: exactly that place. `rank: 'auto'`: the first launcher variable pair that is set
+ * (E_USAGE when none is). No flags: a single process, whatever the environment says.
+ */
+export function resolveLaunchPlace(flags: LaunchFlags = {}, env: NodeJS.ProcessEnv = process.env): LaunchPlace {
+  // the local rank picks a GPU: a launcher variable like the others, read only with --rank auto
+  const localRank = flags.rank !== 'auto' ? null : (() => {
+    for (const v of LOCAL_RANK_VARS) {
+      const t = env[v];
+      if (t !== undefined && t !== '') return intFrom(t, `$${v}`);
+    }
+    return null;
+  })();
+  if (flags.rank === 'auto') {
+    if (flags.worldSize !== undefined) fail('E_USAGE', '--rank auto takes the world size from the launcher too; leave --world-size out');
+    const p = fromEnvironment(env);
+    if (p === null) fail('E_USAGE', `--rank auto: no launcher variables are set (${ENV_SOURCES.map(([r, w]) => `${r}/${w}`).join(', ')})`);
+    return { ...p, localRank };
+  }
+  if (flags.rank !== undefined || flags.worldSize !== undefined) {
+    if (flags.rank === undefined || flags.worldSize === undefined) fail('E_USAGE', '--rank and --world-size go together (or --rank auto alone)');
+    for (const [n, v] of [['--rank', flags.rank], ['--world-size', flags.worldSize]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0) fail('E_USAGE', `${n} must be a non-negative integer, got ${v}`);
+    }
+    checked(flags.rank, flags.worldSize, '--rank/--world-size');
+    return { rank: flags.rank, worldSize: flags.worldSize, localRank, source: 'flags' };
   }
   return { rank: 0, worldSize: 1, localRank, source: 'default' };
 }

@@ -7,9 +7,10 @@
  * timing cache it drops into the cwd lands there), we check every rank engine, then rename it into place.
  * A failure or cancel removes the staging directory and leaves any previous engine directory untouched.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type AtomicOutput, beginOutput, checkOutput, type OutputKind } from '../export/atomic-output.js';
 import { ExportError, fail } from '../errors.js';
 import { runChild, type OutputStream } from '../process/run-child.js';
 import { buildOptionsToArgv, validateBuildOptions, type EngineBuildOptions } from './build-options.js';
@@ -65,29 +66,22 @@ function absolutePaths(o: EngineBuildOptions): EngineBuildOptions {
   return out;
 }
 
-function isNonEmptyDir(dir: string): boolean {
-  try {
-    return statSync(dir).isDirectory() && readdirSync(dir).length > 0;
-  } catch {
-    return false;
-  }
-}
-
 function lastLines(tail: readonly string[], n = 15): string {
   const lines = tail.filter((l) => l.trim() !== '').slice(-n);
   return lines.length ? `\n--- last lines of its output ---\n${lines.join('\n')}` : ' (it printed nothing)';
 }
 
-function installInto(staging: string, engineDir: string, overwrite: boolean): void {
-  if (existsSync(engineDir)) {
-    if (isNonEmptyDir(engineDir) && !overwrite) fail('E_USAGE', `engine directory ${engineDir} appeared during the build and is not empty`, { file: engineDir });
-    const trash = `${engineDir}.old-${process.pid}-${randomBytes(3).toString('hex')}`;
-    renameSync(engineDir, trash);
-    renameSync(staging, engineDir);
-    rmSync(trash, { recursive: true, force: true });
-  } else {
-    renameSync(staging, engineDir);
-  }
+/** What trtllm-build writes into its output directory (and its cwd, the staging directory): `--overwrite` replaces only these. */
+export const ENGINE_OUTPUT: OutputKind = {
+  what: 'TensorRT-LLM engine',
+  forceFlag: '--overwrite',
+  owns: (name) => name === 'config.json' || /^rank\d+\.engine$/.test(name) || name === 'model.cache',
+};
+
+function scratchOutput(target: string): AtomicOutput {
+  const dir = mkdtempSync(join(tmpdir(), 'mcore-export-trtllm-dry-run-'));
+  const discard = () => rmSync(dir, { recursive: true, force: true });
+  return { target, dir, commit: discard, discard, abandon: (e) => (discard(), e) };
 }
 
 export async function buildEngine(
@@ -103,15 +97,13 @@ export async function buildEngine(
   const optionArgv = buildOptionsToArgv(absolutePaths(options), { architecture: ckpt.architecture, worldSize: ckpt.worldSize });
   const exe = locateTrtllmBuild(control.trtllmBuild);
   if (outDir === ckptDir) fail('E_USAGE', 'the engine directory must differ from the checkpoint directory', { file: outDir });
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) fail('E_USAGE', `engine directory ${outDir} exists and is not a directory`, { file: outDir });
-  if (isNonEmptyDir(outDir) && !control.overwrite) {
-    fail('E_USAGE', `engine directory ${outDir} is not empty; pass overwrite (--overwrite) to replace it`, { file: outDir });
-  }
+  checkOutput(outDir, ENGINE_OUTPUT, control.overwrite ?? false);
   if (control.signal?.aborted) fail('E_ABORTED', 'engine build cancelled before it started', { file: outDir });
 
-  mkdirSync(dirname(outDir), { recursive: true });
-  const staging = join(dirname(outDir), `.${basename(outDir)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
-  mkdirSync(staging);
+  // trtllm-build's own dry run builds no engine: it gets a scratch directory under the system's temporary
+  // directory, removed afterwards, and nothing is created at or beside the engine directory
+  const out = options.dryRun ? scratchOutput(outDir) : beginOutput(outDir, ENGINE_OUTPUT, control.overwrite ?? false);
+  const staging = out.dir;
   const argv = ['--checkpoint_dir', ckptDir, '--output_dir', staging, ...optionArgv];
 
   const started = Date.now();
@@ -146,14 +138,13 @@ export async function buildEngine(
       const how = run.code !== null ? `exit code ${run.code}` : `signal ${run.signal}`;
       fail('E_BUILD', `trtllm-build failed (${how}) building ${ckptDir}${lastLines(run.tail)}`, { file: ckptDir });
     }
-    const summary = options.dryRun
-      ? { worldSize: ckpt.worldSize, version: null, files: [] }
-      : checkEngineDir(staging, ckpt.worldSize);
-    if (options.dryRun) rmSync(staging, { recursive: true, force: true });
-    else installInto(staging, outDir, control.overwrite ?? false);
+    const summary = options.dryRun ? { worldSize: ckpt.worldSize, version: null, files: [] } : checkEngineDir(staging, ckpt.worldSize);
+    if (control.signal?.aborted) fail('E_ABORTED', 'engine build cancelled', { file: outDir });
+    if (options.dryRun) out.discard();
+    else out.commit();
     return { ...summary, engineDir: outDir, trtllmBuild: exe, argv, durationMs: Date.now() - started };
-  } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
+  } catch (err) {
+    const e = out.abandon(err);
     if (e instanceof ExportError) throw e;
     return fail('E_IO', `engine build: ${(e as Error).message}`, { file: outDir, cause: e });
   }

@@ -12,7 +12,9 @@
 import { fail } from '../errors.js';
 import { BUILD_FLAGS, type BuildFlag, type EngineBuildOptions } from './build-options.js';
 
+/** Our spelling of an option's flag. dryRun is `--trtllm-dry-run`: `--dry-run` is the export commands' own (write nothing). */
 export function kebab(key: string): string {
+  if (key === 'dryRun') return '--trtllm-dry-run';
   return '--' + key.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
 }
 

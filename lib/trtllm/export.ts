@@ -1,8 +1,10 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fail } from '../errors.js';
 import { type ExecuteResult, nativeExecutor, type PlanExecutor } from '../export/executor.js';
-import { prepareOutDir, writeFileAtomic } from '../export/out-dir.js';
+import { beginOutput, beginSharedOutput, checkOutput, type OutputKind } from '../export/atomic-output.js';
+import { writeFileAtomic } from '../export/out-dir.js';
+import { checkModelTypeFits, checkVocabOverride } from '../export/overrides.js';
 import type { Progress } from '../export/progress.js';
 import type { ExportSummary } from '../export/summary.js';
 import type { Checkpoint, ModelType } from '../megatron/types.js';
@@ -82,10 +84,11 @@ export function helperOptionsFor(ckpt: Pick<Checkpoint, 'config' | 'args'>, mode
 
 export const RANK_FILE = /^rank\d+\.safetensors$/;
 
-/** Files an export owns in its directory (removed by `force` before writing; verify expects nothing else). */
-export function isTrtllmOutputFile(name: string): boolean {
-  return name === 'config.json' || RANK_FILE.test(name) || /^\.(config\.json|rank\d+\.safetensors)\.tmp-/.test(name);
-}
+/** Files a TensorRT-LLM checkpoint export writes (the only ones `force` replaces; verify expects nothing else). */
+export const TRTLLM_OUTPUT: OutputKind = {
+  what: 'TensorRT-LLM checkpoint',
+  owns: (name) => name === 'config.json' || RANK_FILE.test(name),
+};
 
 function checkInt(name: string, v: number | undefined, lo: number): void {
   if (v !== undefined && (!Number.isInteger(v) || v < lo)) fail('E_USAGE', `${name} must be an integer ≥ ${lo}, got ${String(v)}`);
@@ -108,6 +111,8 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   if (!TRT_DTYPES.includes(dtype)) fail('E_CONFIG', `TensorRT-LLM checkpoints are ${TRT_DTYPES.join(', ')}; '${o.dtype}' is not supported`);
   const modelType = o.modelType ?? ckpt.modelType;
   if (!MODEL_TYPES.includes(modelType)) fail('E_USAGE', `model type '${String(modelType)}' is not one of ${MODEL_TYPES.join(', ')}`);
+  checkModelTypeFits(ckpt.config, modelType, ckpt.path);
+  checkVocabOverride(ckpt.config, o.vocabSize, ckpt.path);
   const tpSize = o.tpSize ?? 1;
   const ppSize = o.ppSize ?? 1;
   const world = tpSize * ppSize;
@@ -132,28 +137,42 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   const ranks = weights.map((w) => w.rank);
 
   if (o.dryRun) {
+    if (o.ranks === undefined) checkOutput(o.outDir, TRTLLM_OUTPUT, o.force ?? false);
     const files = plan.files.map((f) => ({ path: f.path, bytes: f.tensors.reduce((a, t) => a + numel(t.shape) * itemsize(t.dtype), 0) }));
     return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: true, ranks, config, plan };
   }
 
+  // a share with no output ranks (more processes than ranks) has nothing to write, not even the directory
+  if (o.ranks !== undefined && o.ranks.length === 0) return { outDir: o.outDir, files: [], bytes: 0, seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
+
   const execute = o.executor ?? nativeExecutor;
-  // With a subset of ranks other processes write the rest: remove only what this process will write.
-  const mine = new Set(plan.files.map((f) => f.path.slice(o.outDir.length + 1)));
+  // One process: the whole directory is staged and swapped in. A share of a partitioned export: the directory is
+  // shared, so only this share's files are replaced, each atomically.
+  const mine = new Set(plan.files.map((f) => basename(f.path)));
   if (writesConfig) mine.add('config.json');
-  prepareOutDir(o.outDir, { force: o.force, owns: (n) => isTrtllmOutputFile(n) && (o.ranks === undefined || mine.has(n)) });
-  const result: ExecuteResult = await execute(plan, { threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device, maxBufferBytes: o.maxBufferBytes });
-  const files = [...result.files];
-  if (writesConfig) {
-    const path = join(o.outDir, 'config.json');
-    const text = configs[0]!.toJson();
-    try {
-      writeFileAtomic(path, text);
-    } catch (e) {
-      // without its config the rank files just written are an unusable partial export: take them back
-      for (const f of result.files) rmSync(f.path, { force: true });
-      throw e;
+  const out = o.ranks === undefined ? beginOutput(o.outDir, TRTLLM_OUTPUT, o.force ?? false) : beginSharedOutput(o.outDir, TRTLLM_OUTPUT, (n) => mine.has(n));
+  const staged = (path: string) => join(out.dir, basename(path));
+  const final = (path: string) => join(o.outDir, basename(path));
+  const files: { path: string; bytes: number; sha256?: string | undefined }[] = [];
+  try {
+    const stagedPlan: CopyPlan = { files: plan.files.map((f) => ({ ...f, path: staged(f.path) })) };
+    const result: ExecuteResult = await execute(stagedPlan, { threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device, maxBufferBytes: o.maxBufferBytes });
+    files.push(...result.files.map((f) => ({ ...f, path: final(f.path) })));
+    if (o.signal?.aborted) fail('E_ABORTED', 'the export was aborted', { file: o.outDir });
+    if (writesConfig) {
+      const text = configs[0]!.toJson();
+      try {
+        writeFileAtomic(staged('config.json'), text);
+      } catch (e) {
+        // without its config the rank files of a share are an unusable partial export: take them back
+        if (o.ranks !== undefined) for (const f of result.files) rmSync(f.path, { force: true });
+        throw e;
+      }
+      files.unshift({ path: final('config.json'), bytes: Buffer.byteLength(text) });
     }
-    files.unshift({ path, bytes: Buffer.byteLength(text) });
+    out.commit();
+  } catch (e) {
+    throw out.abandon(e);
   }
   return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
 }

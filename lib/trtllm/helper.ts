@@ -7,6 +7,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { View } from '../tensor/view.js';
 import { type TrtDType, TRT_DTYPES, trtllmConfig, type ConfigModelOptions } from './config.js';
 import { type ConversionDict, mergeConversionDict } from './conversion-dict.js';
+import { helperActivationFor } from './activation.js';
 import { convertRankShard, ON_DEVICE_MODEL_TYPES, type ParallelState } from './distributed.js';
 import { allRanks, type RankMapping, rankMapping } from './mapping.js';
 import { type PyJson, pyJsonDump } from '../export/pyjson.js';
@@ -84,6 +85,26 @@ function toMap(sd: GetWeightsOptions['modelStateDict']): Map<string, Tensor> {
   return sd instanceof Map ? new Map(sd) : new Map(Object.entries(sd as Record<string, Tensor>));
 }
 
+/** The constructor options a transformerConfig implies (undefined where it says nothing usable). */
+function helperDefaultsFrom(c: TransformerConfig): {
+  positionEmbeddingType: 'learned_absolute' | 'rope' | undefined;
+  maxPositionEmbeddings: number | undefined;
+  rotaryPercentage: number | undefined;
+  rotaryBase: number | undefined;
+  activation: string | undefined;
+} {
+  const pe = c.positionEmbeddingType === 'rope' || c.positionEmbeddingType === 'learned_absolute' ? c.positionEmbeddingType : undefined;
+  const rope = pe === 'rope';
+  return {
+    positionEmbeddingType: pe,
+    maxPositionEmbeddings: Number.isInteger(c.maxPositionEmbeddings) && c.maxPositionEmbeddings > 0 ? c.maxPositionEmbeddings : undefined,
+    // rotary settings mean nothing without rotary positions: no default from the config, no warning
+    rotaryPercentage: rope && typeof c.rotaryPercent === 'number' ? c.rotaryPercent : undefined,
+    rotaryBase: rope && typeof c.rotaryBase === 'number' ? c.rotaryBase : undefined,
+    activation: typeof c.activation === 'string' && c.activation !== '' ? helperActivationFor(c) : undefined,
+  };
+}
+
 /**
  * Megatron's TRTLLMHelper in TypeScript: converts a Megatron-Core state dict into TensorRT-LLM weights and
  * configs. Weights come back as copy-plan tensors (lazy views plus casts), so nothing is read or copied until a
@@ -105,27 +126,46 @@ export class TRTLLMHelper {
   readonly moeRenormMode: number | null;
   readonly shareEmbeddingsAndOutputWeights: boolean;
 
+  /** explicit options that contradict the transformerConfig (each also emitted as a process warning) */
+  readonly warnings: readonly string[];
+
+  /**
+   * Options left out are taken from `transformerConfig` (position embedding type, max positions, rotary
+   * percent and base, activation) — a deliberate deviation from Megatron, whose constructor falls back to fixed
+   * defaults (learned_absolute, None, 1.0, 10000, gelu) and so silently misdescribes a rope/SwiGLU model.
+   * An explicit option that contradicts the config is kept (Megatron semantics) but warned about.
+   */
   constructor(o: TRTLLMHelperOptions) {
     if (!o || !o.transformerConfig) fail('E_USAGE', 'TRTLLMHelper needs a transformerConfig');
     if (!MODEL_TYPES.includes(o.modelType)) fail('E_USAGE', `modelType '${String(o.modelType)}' is not one of ${MODEL_TYPES.join(', ')}`);
-    const pe = o.positionEmbeddingType ?? 'learned_absolute';
+    const c = o.transformerConfig;
+    const fromConfig = helperDefaultsFrom(c);
+    const warnings: string[] = [];
+    const pick = <K extends keyof typeof fromConfig>(key: K, given: (typeof fromConfig)[K] | undefined): (typeof fromConfig)[K] => {
+      const implied = fromConfig[key];
+      if (given === undefined) return implied;
+      if (implied !== undefined && given !== implied) warnings.push(`${String(key)} ${JSON.stringify(given)} contradicts the transformerConfig, which implies ${JSON.stringify(implied)}`);
+      return given;
+    };
+    const pe = pick('positionEmbeddingType', o.positionEmbeddingType) ?? 'learned_absolute';
     if (pe !== 'learned_absolute' && pe !== 'rope') fail('E_USAGE', `Position embedding type should be one of learned_absolute, rope. You entered ${String(pe)}`);
     this.multiQueryMode = o.multiQueryMode ?? false;
-    const c = o.transformerConfig;
     // Megatron: num_query_groups 0 means one KV head per query head, or a single one in multi-query mode.
     this.transformerConfig = c.numQueryGroups > 0 ? c : { ...c, numQueryGroups: this.multiQueryMode ? 1 : c.numAttentionHeads };
     this.modelType = o.modelType;
     this.trtllmConversionDict = mergeConversionDict(o.trtllmConversionDict);
     this.positionEmbeddingType = pe;
-    this.maxPositionEmbeddings = o.maxPositionEmbeddings ?? null;
-    this.rotaryPercentage = o.rotaryPercentage ?? 1.0;
-    this.rotaryBase = o.rotaryBase ?? 10000;
+    this.maxPositionEmbeddings = pick('maxPositionEmbeddings', o.maxPositionEmbeddings ?? undefined) ?? null;
+    this.rotaryPercentage = pick('rotaryPercentage', o.rotaryPercentage) ?? 1.0;
+    this.rotaryBase = pick('rotaryBase', o.rotaryBase) ?? 10000;
     this.ropeScalingFactor = o.ropeScalingFactor ?? 8.0;
     this.moeTpMode = o.moeTpMode ?? 2;
-    this.activation = o.activation ?? 'gelu';
+    this.activation = pick('activation', o.activation) ?? 'gelu';
     this.seqLenInterpolationFactor = o.seqLenInterpolationFactor ?? null;
     this.moeRenormMode = o.moeRenormMode ?? null;
     this.shareEmbeddingsAndOutputWeights = o.shareEmbeddingsAndOutputWeights ?? false;
+    this.warnings = warnings;
+    for (const w of warnings) process.emitWarning(`TRTLLMHelper: ${w}`, { code: 'MCORE_EXPORT_HELPER_OPTION' });
   }
 
   private modelOptions(): ConfigModelOptions {

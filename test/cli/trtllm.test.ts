@@ -65,18 +65,22 @@ describe('mcore-export trtllm', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  test('a non-empty --out is refused without --force and replaced with it', () => {
+  test('a non-empty --out is refused without --force; --force replaces a previous export, never foreign files', () => {
     const out = fresh();
     mkdirSync(out);
     writeFileSync(join(out, 'keep.txt'), 'mine');
     writeFileSync(join(out, 'rank7.safetensors'), 'stale');
     const refused = cli('trtllm', ckpt('llama', 'tp1pp1'), '--out', out, '--dtype', 'bfloat16');
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/E_USAGE: output directory is not empty/);
+    expect(refused.stderr).toMatch(/E_USAGE: the output directory is not empty \(keep\.txt, rank7\.safetensors\); pass --force/);
+    const foreign = cli('trtllm', ckpt('llama', 'tp1pp1'), '--out', out, '--dtype', 'bfloat16', '--force');
+    expect(foreign.code).toBe(2);
+    expect(foreign.stderr).toMatch(/E_USAGE: the output directory holds 1 entry that no TensorRT-LLM checkpoint export writes \(keep\.txt\)/);
     expect(readdirSync(out).sort()).toEqual(['keep.txt', 'rank7.safetensors']);
+    rmSync(join(out, 'keep.txt'));
     const forced = cli('trtllm', ckpt('llama', 'tp1pp1'), '--out', out, '--dtype', 'bfloat16', '--force');
     expect(forced.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['config.json', 'keep.txt', 'rank0.safetensors']);
+    expect(readdirSync(out).sort()).toEqual(['config.json', 'rank0.safetensors']);
     expect(readFileSync(join(out, 'rank0.safetensors')).equals(readFileSync(join(REFERENCE, 'llama', 'tp1_pp1_bfloat16', 'rank0.safetensors')))).toBe(true);
   });
 

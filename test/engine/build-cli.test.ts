@@ -24,7 +24,8 @@ describe('build flags', () => {
   it('has a kebab-case flag for every option, and trtllm-build spelling for every passed-through one', () => {
     const help = cli(['build', '--help']).stdout;
     for (const f of BUILD_FLAGS) {
-      const kebab = '--' + f.key.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
+      // dryRun is --trtllm-dry-run: --dry-run is the export commands' own flag (write nothing)
+      const kebab = f.key === 'dryRun' ? '--trtllm-dry-run' : '--' + f.key.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
       expect(help).toContain(kebab);
       if (f.flag) expect(help).toContain(f.flag);
     }

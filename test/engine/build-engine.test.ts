@@ -136,13 +136,15 @@ describe('buildEngine with the stand-in trtllm-build', () => {
   it('non-zero exit → E_BUILD with the last log lines; previous engine dir untouched', async () => {
     const out = join(work, 'engine');
     mkdirSync(out);
-    writeFileSync(join(out, 'keep.txt'), 'old');
+    writeFileSync(join(out, 'config.json'), 'old');
+    writeFileSync(join(out, 'rank0.engine'), 'old');
     const err = await rejection(buildEngine(CKPT1, out, {}, { trtllmBuild: STAND_IN, env: env('fail'), overwrite: true }));
     expect(err.code).toBe('E_BUILD');
     expect(err.message).toMatch(/exit code 3/);
     expect(err.message).toMatch(/Required but not provided tensors/);
-    expect(readdirSync(out)).toEqual(['keep.txt']);
-    expect(readdirSync(work).filter((n) => n.includes('partial'))).toEqual([]);
+    expect(readdirSync(out).sort()).toEqual(['config.json', 'rank0.engine']);
+    expect(readFileSync(join(out, 'rank0.engine'), 'utf8')).toBe('old');
+    expect(readdirSync(work).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
   it('exit 0 but a rank engine missing → E_BUILD naming it', async () => {
@@ -217,13 +219,19 @@ describe('buildEngine with the stand-in trtllm-build', () => {
     expect(existsSync(record)).toBe(false);
   });
 
-  it('refuses a non-empty engine directory unless overwrite', async () => {
+  it('refuses a non-empty engine directory unless overwrite; overwrite replaces only a previous engine', async () => {
     const out = join(work, 'engine');
     mkdirSync(out);
-    writeFileSync(join(out, 'old'), 'x');
+    writeFileSync(join(out, 'rank0.engine'), 'x');
     expect((await rejection(buildEngine(CKPT1, out, {}, { trtllmBuild: STAND_IN, env: env('ok') }))).code).toBe('E_USAGE');
     await buildEngine(CKPT1, out, {}, { trtllmBuild: STAND_IN, env: env('ok'), overwrite: true });
     expect(readdirSync(out).sort()).toEqual(['config.json', 'model.cache', 'rank0.engine']);
+    // a file no engine build writes: refused even with overwrite, named, untouched
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    const foreign = await rejection(buildEngine(CKPT1, out, {}, { trtllmBuild: STAND_IN, env: env('ok'), overwrite: true }));
+    expect(foreign.code).toBe('E_USAGE');
+    expect(foreign.message).toMatch(/notes\.txt/);
+    expect(readdirSync(out).sort()).toEqual(['config.json', 'model.cache', 'notes.txt', 'rank0.engine']);
   });
 
   it('dryRun: no engine files are expected or installed', async () => {
@@ -231,5 +239,6 @@ describe('buildEngine with the stand-in trtllm-build', () => {
     expect(recorded().argv).toContain('--dry_run');
     expect(res.files).toEqual([]);
     expect(existsSync(join(work, 'e'))).toBe(false);
+    expect(readdirSync(work).filter((n) => n.startsWith('.'))).toEqual([]); // its scratch directory is elsewhere
   });
 });

@@ -114,15 +114,19 @@ test('progress reports bytes up to the total the index states', async () => {
 });
 
 describe('all-or-nothing writing and refusals', () => {
-  test('a non-empty output directory is refused without force and left untouched; force replaces it', async () => {
+  test('a non-empty output directory is refused without force and left untouched; force replaces only a previous export', async () => {
     const ckpt = tp1Checkpoint('gpt2');
     const out = join(tmp, 'busy');
     mkdirSync(out);
     writeFileSync(join(out, 'keep.txt'), 'x');
     await expect(exportHf(ckpt, { outDir: out, execute })).rejects.toThrow(/E_USAGE.*not empty/);
+    await expect(exportHf(ckpt, { outDir: out, force: true, execute })).rejects.toThrow(/E_USAGE.*keep\.txt/);
     expect(readdirSync(out)).toEqual(['keep.txt']);
+    rmSync(join(out, 'keep.txt'));
+    writeFileSync(join(out, 'model-00001-of-00009.safetensors'), 'an older export');
+    await expect(exportHf(ckpt, { outDir: out, execute })).rejects.toThrow(/E_USAGE.*not empty/);
     await exportHf(ckpt, { outDir: out, force: true, execute });
-    expect(readdirSync(out)).not.toContain('keep.txt');
+    expect(readdirSync(out)).not.toContain('model-00001-of-00009.safetensors');
     expect(json(join(out, 'config.json'))).toMatchObject({ architectures: ['GPT2LMHeadModel'], torch_dtype: 'float32' });
     expect(readdirSync(tmp).filter((n) => n.startsWith('.'))).toEqual([]);
   });

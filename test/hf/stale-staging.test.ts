@@ -1,10 +1,12 @@
-// A killed hf export leaves its hidden staging directory; the next export to the same place removes it.
+// A killed export leaves its hidden staging directory beside the target; the next export to the same place
+// removes it (only ours: the target's name, a process that is gone).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { stageDirectory } from '../../lib/hf/output-dir.js';
+import { beginOutput } from '../../lib/export/atomic-output.js';
+import { HF_OUTPUT } from '../../lib/hf/output-dir.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-hf-stale-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -25,7 +27,7 @@ test('stale staging directories of dead processes are removed; live ones and oth
     mkdirSync(d);
     writeFileSync(join(d, 'model-00001-of-00001.safetensors'), 'partial');
   }
-  const staging = stageDirectory(join(tmp, 'model'), false);
+  const staging = beginOutput(join(tmp, 'model'), HF_OUTPUT, false);
   expect(existsSync(stale)).toBe(false);
   expect(existsSync(live)).toBe(true);
   expect(existsSync(other)).toBe(true);

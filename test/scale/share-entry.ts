@@ -1,5 +1,5 @@
 // One process of a partitioned export, for the multi-process tests: RANK/WORLD_SIZE come from the environment
-// exactly as a launcher sets them. Usage: share-entry.ts CKPT OUT_DIR TP PP [round-robin|contiguous]
+// exactly as a launcher sets them (read because the entry asks for them: place 'auto', the CLI's --rank auto). Usage: share-entry.ts CKPT OUT_DIR TP PP [round-robin|contiguous]
 // The plan executor is the test suite's TypeScript one made atomic (temporary name, fsync, rename), as the
 // native executor is. SHARE_TEST_HANG=1: write this share's first file halfway as a temporary, then wait
 // forever (the test SIGKILLs it: what a crashed node leaves behind).
@@ -32,7 +32,7 @@ const atomicExecutor: PlanExecutor = async (plan) => {
 
 const ckpt = openCheckpoint(ckptPath!);
 const res = await exportTrtllmShare(ckpt, {
-  outDir: outDir!, tpSize: Number(tp), ppSize: Number(pp), executor: atomicExecutor,
+  place: process.env.RANK || process.env.SLURM_PROCID ? 'auto' : { rank: 0, worldSize: 1, localRank: null, source: 'default' }, outDir: outDir!, tpSize: Number(tp), ppSize: Number(pp), executor: atomicExecutor,
   ...(assignment ? { assignment: assignment as 'round-robin' | 'contiguous' } : {}),
 });
 process.stdout.write(JSON.stringify({ rank: res.place.rank, worldSize: res.place.worldSize, source: res.place.source, ranks: res.ranks, writesConfig: res.writesConfig }) + '\n');

@@ -3,6 +3,7 @@ import { fail } from '../../errors.js';
 import { withMegatronDefaults, type EngineBuildOptions } from '../../trtllm/build-options.js';
 import { buildFlagsHelp, parseBuildFlags } from '../../trtllm/engine-cli-flags.js';
 import { buildEngine, type EngineBuildResult } from '../../trtllm/engine-build.js';
+import { withCancelSignals } from '../with-progress.js';
 
 /** Flags of `build` itself (not engine options); `export` shares them. */
 export interface EngineRunFlags {
@@ -33,24 +34,16 @@ export function takeEngineRunFlags(argv: readonly string[]): { flags: EngineRunF
 /** Runs buildEngine with CLI conventions: trtllm-build's log on stderr, Ctrl-C cancels, summary on stdout. */
 export async function runEngineBuild(ckptDir: string, engineDir: string, options: EngineBuildOptions, flags: EngineRunFlags, json: boolean): Promise<EngineBuildResult> {
   const merged = flags.megatronDefaults ? withMegatronDefaults(options) : options;
-  const ctl = new AbortController();
-  const onSignal = (): void => ctl.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await buildEngine(ckptDir, engineDir, merged, {
-      signal: ctl.signal,
+  return withCancelSignals((signal) =>
+    buildEngine(ckptDir, engineDir, merged, {
+      signal,
       overwrite: flags.overwrite,
       ...(flags.trtllmBuild !== undefined ? { trtllmBuild: flags.trtllmBuild } : {}),
       onLog: flags.quiet ? undefined : (l) => process.stderr.write(l.line + '\n'),
       onProgress: json || flags.quiet ? undefined : (p) => {
         if (p.phase === 'serialized') process.stderr.write(`mcore-export build: rank ${p.rank} engine written (${p.ranksDone}/${p.ranksTotal})\n`);
       },
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+    }));
 }
 
 export function engineSummaryText(r: EngineBuildResult): string {

@@ -3,8 +3,8 @@ import { fail } from '../../errors.js';
 import { formatSummary, gbPerSecond } from '../../export/summary.js';
 import { openCheckpoint } from '../../megatron/open.js';
 import { type ModelType, MODEL_TYPES } from '../../megatron/types.js';
-import { assignOutputRanks, resolveLaunchPlace } from '../../scale/launch.js';
-import { shareExportOptions } from '../../scale/partitioned-export.js';
+import { assignOutputRanks, ignoredLauncher, resolveLaunchPlace } from '../../scale/launch.js';
+import { shareReport } from '../../scale/partitioned-export.js';
 import { exportTrtllm, type ExportTrtllmOptions } from '../../trtllm/export.js';
 import { commonExportArg, type CommonExportArgs, intArg, parseCheckpointArgs } from '../args.js';
 import type { Command } from '../command.js';
@@ -29,25 +29,30 @@ Options:
   --threads N                   executor threads (default: all cores)
   --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE             CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
-  --rank R --world-size W       write only this process's share of output ranks (also from torchrun/MPI/Slurm env)
-  --dry-run                     plan and validate only; print what would be written
+  --rank R --world-size W       write only this process's share of the output ranks (several processes, one --out)
+  --rank auto                   the same, with R and W from the launcher: torchrun RANK/WORLD_SIZE, Open MPI,
+                                PMI (MPICH, Intel MPI) or Slurm srun variables; never read without --rank auto
+  --dry-run                     plan and validate only; print what would be written, write nothing
   --json                        machine-readable result on stdout (nothing else there)
   --sha256                      list each written file's sha256 (summary and --json)
-  --force                       overwrite an existing export in --out`;
+  --force                       replace a previous TensorRT-LLM export in --out (refused, naming them, when --out
+                                holds anything else: --force never deletes files an export did not write)
+
+Ctrl-C, SIGTERM and SIGHUP cancel cleanly (exit 130, 143, 129): a previous export in --out stays as it was.`;
 
 interface Args {
   ckpt: string;
   opts: Omit<ExportTrtllmOptions, 'onProgress'> & { outDir: string };
   json: boolean;
   modelType: ModelType | undefined;
-  rank: number | undefined;
+  rank: number | 'auto' | undefined;
   worldSize: number | undefined;
 }
 
 export function parseTrtllmArgs(argv: string[]): Args {
   let outDir: string | undefined;
   const o: { -readonly [K in keyof ExportTrtllmOptions]?: ExportTrtllmOptions[K] } = {};
-  let rank: number | undefined;
+  let rank: number | 'auto' | undefined;
   let worldSize: number | undefined;
   const c: CommonExportArgs = {};
   const ckpt = parseCheckpointArgs(argv, (a, value) => {
@@ -73,9 +78,11 @@ export function parseTrtllmArgs(argv: string[]): Args {
         o.embeddingShardingDim = d === '0' ? 0 : 1;
         return true;
       }
-      case '--rank':
-        rank = intArg(a, value(), 0);
+      case '--rank': {
+        const v = value();
+        rank = v === 'auto' ? 'auto' : intArg(a, v, 0);
         return true;
+      }
       case '--world-size':
         worldSize = intArg(a, value(), 1);
         return true;
@@ -96,18 +103,23 @@ export const trtllm: Command = {
   async run(argv) {
     const a = parseTrtllmArgs(argv);
     const place = resolveLaunchPlace({ rank: a.rank, worldSize: a.worldSize });
+    const ignored = place.source === 'default' ? ignoredLauncher() : null;
+    if (ignored) process.stderr.write(`mcore-export trtllm: note: ${ignored}; they are ignored: this process writes the whole checkpoint (pass --rank auto to write only its share)\n`);
     const ckpt = openCheckpoint(a.ckpt, a.modelType ? { modelType: a.modelType } : {});
     try {
       const world = (a.opts.tpSize ?? 1) * (a.opts.ppSize ?? 1);
       const ranks = place.worldSize > 1 ? assignOutputRanks(world, place) : undefined;
+      const share = ranks ? shareReport(place, ranks, a.opts.outDir) : null;
+      if (share) process.stderr.write(`mcore-export trtllm: ${share.note}\n`);
       const result = await withProgress('trtllm', (signal, onProgress) =>
-        exportTrtllm(ckpt, { ...a.opts, ...(ranks ? shareExportOptions(a.opts.outDir, ranks, a.opts.dryRun) : {}), signal, onProgress }));
+        exportTrtllm(ckpt, { ...a.opts, ...(ranks ? { ranks } : {}), signal, onProgress }));
       if (a.json) {
         const out = {
           outDir: result.outDir,
           dryRun: result.dryRun,
           modelType: a.modelType ?? ckpt.modelType,
           ranks: result.ranks,
+          partition: share,
           files: result.files,
           bytes: result.bytes,
           seconds: result.seconds,
@@ -121,7 +133,7 @@ export const trtllm: Command = {
           for (const t of f.tensors) process.stdout.write(`  ${t.name}  ${t.dtype} [${t.shape.join(', ')}]  ${t.pieces.length} piece(s)\n`);
         }
         process.stdout.write(`dry run: ${result.files.length} rank files, ${result.bytes} bytes would be written (model type ${a.modelType ?? ckpt.modelType})\n`);
-      } else process.stdout.write(formatSummary(result) + '\n');
+      } else process.stdout.write(formatSummary(result) + '\n' + (share ? `partial: ${share.note}\n` : ''));
       return 0;
     } finally {
       ckpt.close();
