@@ -12,6 +12,8 @@ import { allRanks, type RankMapping, rankMapping } from './mapping.js';
 import { type PyJson, pyJsonDump } from '../export/pyjson.js';
 import { planRankTensors, sortLikeSafetensors, weightsForRank } from './rank-weights.js';
 import { checkTensorParallel, type ConvertedWeight, convertWeights, padVocabSize } from './rules.js';
+import { selectTrtllmFamily } from './arch/modern.js';
+import { qwenConfigFields, qwenStateDict } from './arch/qwen.js';
 import { helperBuildAndSaveEngine, type HelperBuildInput, type MegatronBuildArgs } from './engine-megatron.js';
 import type { BuildEngineControl, EngineBuildResult } from './engine-build.js';
 
@@ -165,6 +167,7 @@ export class TRTLLMHelper {
       if (o.gpusPerNode === undefined) fail('E_USAGE', 'Need to pass in gpusPerNode for on device conversion');
       const ps = o.parallelState ?? fail('E_USAGE', 'on device conversion needs parallelState { tpRank, tpSize, ppRank, ppSize }');
       checkParallelState(ps);
+      if (selectTrtllmFamily(this.transformerConfig, this.modelType, sd).kind !== 'classic') fail('E_UNSUPPORTED', 'on device conversion supports the classic model types only; convert this model on a single device');
       const converted = convertRankShard(sd, this.trtllmConversionDict, this.ruleBase(o.dtype), ps, o.vocabSize);
       const mapping = rankMapping(ps.ppRank * ps.tpSize + ps.tpRank, ps.tpSize, ps.ppSize);
       const tensors = planRankTensors(sortLikeSafetensors(converted.map((w) => ({ name: w.name, tensor: w.parts[0]!, dtype: w.dtype, affine: w.affine }))));
@@ -195,14 +198,16 @@ export class TRTLLMHelper {
     checkTensorParallel(c, x.tpSize);
     if (!Number.isInteger(x.ppSize) || x.ppSize < 1 || x.ppSize > c.numLayers) fail('E_CONFIG', `pipeline-parallel size ${x.ppSize} must be between 1 and the model's ${c.numLayers} layers`);
     if (x.embeddingShardingDim !== 0 && x.embeddingShardingDim !== 1) fail('E_USAGE', `embeddingShardingDim must be 0 or 1, got ${String(x.embeddingShardingDim)}`);
-    const converted = convertWeights(sd, this.trtllmConversionDict, {
+    // modern families (arch/): refused here, before anything is written, or converted for their own class
+    const family = selectTrtllmFamily(c, this.modelType, sd);
+    const converted = convertWeights(family.kind === 'qwen' ? qwenStateDict(sd) : sd, this.trtllmConversionDict, {
       ...this.ruleBase(x.dtype),
       tpSize: x.tpSize,
       useParallelEmbedding: x.useParallelEmbedding,
       embeddingShardingDim: x.embeddingShardingDim,
       vocabSize: x.vocabSize,
     });
-    const fields = trtllmConfig(this.modelOptions(), {
+    const classic = trtllmConfig(this.modelOptions(), {
       dtype: x.dtype,
       tpSize: x.tpSize,
       ppSize: x.ppSize,
@@ -211,6 +216,10 @@ export class TRTLLMHelper {
       useParallelEmbedding: x.useParallelEmbedding,
       embeddingShardingDim: x.embeddingShardingDim,
     });
+    const fields =
+      family.kind === 'qwen'
+        ? qwenConfigFields({ qwenType: family.qwenType, config: c, activation: this.activation, base: classic, stateDict: sd, vocabSize: x.vocabSize, moeRenormMode: this.moeRenormMode })
+        : classic;
     const renamePostLayernorm = fields['new_decoder_architecture'] === true ? 'mlp_layernorm' : undefined;
     const mappings = allRanks(x.tpSize, x.ppSize).filter((m) => !x.ranks || x.ranks.includes(m.rank));
     return {

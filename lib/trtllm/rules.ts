@@ -180,6 +180,8 @@ export function convertWeights(sd: MegatronStateDict, dict: ConversionDict, s: R
       case 'final_layernorm_weight':
       case 'input_layernorm_weight':
       case 'post_layernorm_weight':
+      case 'attention_q_layernorm_weight': // [head dim], the same on every rank (QWen's convert_hf_qwen)
+      case 'attention_k_layernorm_weight':
         emit(name, number, [t], false, { affine: plusOne });
         break;
       case 'final_layernorm_bias':
