@@ -43,6 +43,11 @@ export interface TRTLLMHelperOptions {
   readonly seqLenInterpolationFactor?: number | null;
   readonly moeRenormMode?: number | null;
   readonly shareEmbeddingsAndOutputWeights?: boolean;
+  /**
+   * QK-layernorm models go to TensorRT-LLM's QWen, whose q/k norms use a fixed epsilon of 1e-5: a model trained
+   * with another one is refused (E_UNSUPPORTED) unless this accepts the small difference in the logits.
+   */
+  readonly acceptQkNormEpsilon?: boolean;
 }
 
 export interface GetWeightsOptions {
@@ -100,6 +105,7 @@ export class TRTLLMHelper {
   readonly seqLenInterpolationFactor: number | null;
   readonly moeRenormMode: number | null;
   readonly shareEmbeddingsAndOutputWeights: boolean;
+  readonly acceptQkNormEpsilon: boolean;
 
   constructor(o: TRTLLMHelperOptions) {
     if (!o || !o.transformerConfig) fail('E_USAGE', 'TRTLLMHelper needs a transformerConfig');
@@ -122,6 +128,7 @@ export class TRTLLMHelper {
     this.seqLenInterpolationFactor = o.seqLenInterpolationFactor ?? null;
     this.moeRenormMode = o.moeRenormMode ?? null;
     this.shareEmbeddingsAndOutputWeights = o.shareEmbeddingsAndOutputWeights ?? false;
+    this.acceptQkNormEpsilon = o.acceptQkNormEpsilon ?? false;
   }
 
   private modelOptions(): ConfigModelOptions {
@@ -199,7 +206,7 @@ export class TRTLLMHelper {
     if (!Number.isInteger(x.ppSize) || x.ppSize < 1 || x.ppSize > c.numLayers) fail('E_CONFIG', `pipeline-parallel size ${x.ppSize} must be between 1 and the model's ${c.numLayers} layers`);
     if (x.embeddingShardingDim !== 0 && x.embeddingShardingDim !== 1) fail('E_USAGE', `embeddingShardingDim must be 0 or 1, got ${String(x.embeddingShardingDim)}`);
     // modern families (arch/): refused here, before anything is written, or converted for their own class
-    const family = selectTrtllmFamily(c, this.modelType, sd);
+    const family = selectTrtllmFamily(c, this.modelType, sd, { acceptQkNormEpsilon: this.acceptQkNormEpsilon });
     const converted = convertWeights(family.kind === 'qwen' ? qwenStateDict(sd) : sd, this.trtllmConversionDict, {
       ...this.ruleBase(x.dtype),
       tpSize: x.tpSize,

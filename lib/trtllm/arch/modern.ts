@@ -51,6 +51,9 @@ export interface ModernFeatures {
   readonly moe: boolean;
 }
 
+/** tensorrt_llm/layers/attention.py Attention(eps=1e-05): the q/k norms' epsilon; models/qwen/model.py passes none */
+export const TRT_QK_NORM_EPS = 1e-5;
+
 const HF_WAY = 'export it to Hugging Face format with `mcore-export hf` and serve that checkpoint (TensorRT-LLM\'s PyTorch backend, vLLM and SGLang load it)';
 
 export function modernFeatures(c: ModernConfig, sd: ReadonlyMap<string, Tensor>): ModernFeatures {
@@ -81,7 +84,7 @@ export type TrtllmFamily = { readonly kind: 'classic' } | { readonly kind: 'qwen
  * QWenForCausalLM is chosen for LLaMA-class models with QK-layernorm or with a QKV bias but no other bias (LLaMA's
  * `attn_bias` also adds a bias to attention.dense; QWen's dense has none, exactly Megatron's --add-qkv-bias).
  */
-export function selectTrtllmFamily(c: ModernConfig, modelType: ModelType, sd: ReadonlyMap<string, Tensor>): TrtllmFamily {
+export function selectTrtllmFamily(c: ModernConfig, modelType: ModelType, sd: ReadonlyMap<string, Tensor>, opts: { acceptQkNormEpsilon?: boolean } = {}): TrtllmFamily {
   const f = modernFeatures(c, sd);
   const refuse = (what: string): never => fail('E_UNSUPPORTED', `${what}; ${HF_WAY}`);
   if (f.mla) {
@@ -109,6 +112,12 @@ export function selectTrtllmFamily(c: ModernConfig, modelType: ModelType, sd: Re
     return { kind: 'classic' };
   }
   if (c.addBiasLinear) refuse('QK-layernorm with linear-layer biases: TensorRT-LLM\'s QWen attention has no output-projection bias');
+  if (f.qkLayernorm && c.layernormEpsilon !== TRT_QK_NORM_EPS && !opts.acceptQkNormEpsilon) {
+    refuse(
+      `TensorRT-LLM 1.x's QWen normalises q and k with a fixed epsilon of ${TRT_QK_NORM_EPS} (its Attention default), this model with ${c.layernormEpsilon}: ` +
+        'its logits would differ from Megatron\'s (about 1e-4 relative on the test models). To accept that, pass the TRTLLMHelper option acceptQkNormEpsilon: true (exportTrtllm helperOptions); to serve the model exactly',
+    );
+  }
   if (c.rotaryPercent !== 1) refuse(`rotary percent ${c.rotaryPercent}: TensorRT-LLM's QWen rotates the whole head`);
   if (f.moe) return { kind: 'qwen', qwenType: f.qkLayernorm ? 'qwen3_moe' : 'qwen2' };
   return { kind: 'qwen', qwenType: f.qkLayernorm ? 'qwen3' : 'qwen2' };
