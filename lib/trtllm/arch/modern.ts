@@ -11,6 +11,7 @@
 //   q_b_proj and kv_b_proj (einsum 'hdq,hdk->hkq'): a computed weight, not a copy of a checkpoint tensor.
 // Anything outside what those classes compute is refused here, before a byte is written, naming the HF export.
 import { fail } from '../../errors.js';
+import { pyFloatRepr } from '../../export/pyjson.js';
 import type { ModelType, TransformerConfig } from '../../megatron/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { isLlamaClass } from '../model-types.js';
@@ -114,8 +115,8 @@ export function selectTrtllmFamily(c: ModernConfig, modelType: ModelType, sd: Re
   if (c.addBiasLinear) refuse('QK-layernorm with linear-layer biases: TensorRT-LLM\'s QWen attention has no output-projection bias');
   if (f.qkLayernorm && c.layernormEpsilon !== TRT_QK_NORM_EPS && !opts.acceptQkNormEpsilon) {
     refuse(
-      `TensorRT-LLM 1.x's QWen normalises q and k with a fixed epsilon of ${TRT_QK_NORM_EPS} (its Attention default), this model with ${c.layernormEpsilon}: ` +
-        'its logits would differ from Megatron\'s (about 1e-4 relative on the test models). To accept that, pass the TRTLLMHelper option acceptQkNormEpsilon: true (exportTrtllm helperOptions); to serve the model exactly',
+      `TensorRT-LLM 1.x's QWen normalises q and k with a fixed epsilon of ${pyFloatRepr(TRT_QK_NORM_EPS)} (its Attention default), this model with ${pyFloatRepr(c.layernormEpsilon)}, ` +
+        "so its logits would differ from Megatron's (about 1e-4 relative on the test models; the TRTLLMHelper option acceptQkNormEpsilon: true accepts that)",
     );
   }
   if (c.rotaryPercent !== 1) refuse(`rotary percent ${c.rotaryPercent}: TensorRT-LLM's QWen rotates the whole head`);
