@@ -3,11 +3,15 @@
 // (NVIDIA/TensorRT-LLM tensorrt_llm/models/qwen/model.py QWenDecoderLayer / QWenForCausalLM for which parameters
 // exist; models/qwen/convert.py convert_hf_qwen for their layouts and TP splits; models/qwen/config.py QWenConfig
 // for config.json). The numeric round trip through a reading of the checkpoint is test/interop/trtllm-qwen.test.ts.
-import { describe, expect, test } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import type { Checkpoint } from '../../lib/megatron/types.js';
 import type { PlanTensor } from '../../lib/plan/plan.js';
-import { helperOptionsFor } from '../../lib/trtllm/export.js';
+import { exportTrtllm, helperOptionsFor } from '../../lib/trtllm/export.js';
+import { verifyTrtllmDir } from '../../lib/trtllm/verify.js';
 import { TRTLLMHelper, type TRTLLMHelperOptions } from '../../lib/trtllm/helper.js';
 import { ppLayers } from '../../lib/trtllm/mapping.js';
 import { materialize } from '../support/materialize.js';
@@ -202,3 +206,38 @@ describe('config.json is a QWenConfig', () => {
     expect(c['moe']).toEqual({ num_experts: 8, top_k: 2, normalization_mode: 1 });
   });
 });
+
+describe('written exports pass `mcore-export verify`', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'mcore-trtllm-qwen-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  for (const m of ['qwen2', 'qwen3', 'qwen3_moe'] as const) {
+    test(`${m} tp2 pp2`, async () => {
+      const ckpt = open(m);
+      const out = join(tmp, m);
+      await exportTrtllm(ckpt, { outDir: out, tpSize: 2, ppSize: 2, helperOptions: { acceptQkNormEpsilon: true } });
+      ckpt.close();
+      const v = verifyTrtllmDir(out);
+      expect(v.problems).toEqual([]);
+      expect([v.ok, v.ranks]).toEqual([true, 4]);
+      if (m !== 'qwen2') {
+        // a q/k norm missing from a rank file is caught
+        const { problems } = verifyTrtllmDir(renameTensor(out, 'rank3.safetensors', 'transformer.layers.0.attention.k_layernorm.weight'));
+        expect(problems.map((p) => [p.code, p.tensor])).toEqual([
+          ['E_FORMAT', 'transformer.layers.0.attention.x_layernorm.weight'],
+          ['E_NOT_FOUND', 'transformer.layers.0.attention.k_layernorm.weight'],
+        ]);
+      }
+    });
+  }
+});
+
+/** A copy of an export directory where one tensor of one rank file is renamed (same length: `k_` → `x_`). */
+function renameTensor(dir: string, file: string, name: string): string {
+  const copy = `${dir}-renamed`;
+  cpSync(dir, copy, { recursive: true });
+  const buf = readFileSync(join(copy, file));
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = buf.subarray(8, 8 + n).toString().replace(`"${name}"`, `"${name.replace('.k_', '.x_')}"`);
+  writeFileSync(join(copy, file), Buffer.concat([buf.subarray(0, 8), Buffer.from(header), buf.subarray(8 + n)]));
+  return copy;
+}
