@@ -1,18 +1,23 @@
 // Megatron logical tensors + config → a Hugging Face model (config + state dict of lazy views).
 import { fail } from '../errors.js';
-import type { ModelType } from '../megatron/types.js';
+import { explainModelFamily } from '../megatron/model-type.js';
+import type { ModelFamily, ModelType, TransformerConfig } from '../megatron/types.js';
 import { bigcodeModel } from './arch/bigcode.js';
 import { falconModel } from './arch/falcon.js';
 import { gemmaModel } from './arch/gemma.js';
 import { gpt2Model } from './arch/gpt2.js';
 import { llamaModel } from './arch/llama.js';
 import { mixtralModel } from './arch/mixtral.js';
+import { deepseekV3Model } from './arch/deepseek-v3.js';
+import { glm4MoeModel } from './arch/glm4-moe.js';
 import { nemotronModel } from './arch/nemotron.js';
+import { qwen2Model, qwen3Model } from './arch/qwen.js';
+import { qwen3MoeModel } from './arch/qwen3-moe.js';
 import { SourceTensors } from './source.js';
 import type { HfConvertInput, HfModel, HfRule } from './types.js';
 
-/** The transformers architecture each Megatron model type becomes. */
-export const HF_ARCHITECTURES: Readonly<Record<ModelType, { architecture: string; rule: HfRule }>> = {
+/** The transformers architecture each Megatron model type becomes (a type without one is refused). */
+export const HF_ARCHITECTURES: Readonly<Partial<Record<ModelType, { architecture: string; rule: HfRule }>>> = {
   gpt: { architecture: 'GPT2LMHeadModel', rule: gpt2Model },
   gptnext: { architecture: 'NemotronForCausalLM', rule: nemotronModel },
   llama: { architecture: 'LlamaForCausalLM', rule: llamaModel },
@@ -21,6 +26,25 @@ export const HF_ARCHITECTURES: Readonly<Record<ModelType, { architecture: string
   starcoder: { architecture: 'GPTBigCodeForCausalLM', rule: bigcodeModel },
   falcon: { architecture: 'FalconForCausalLM', rule: falconModel },
 };
+
+/** The transformers class of each modern family (lib/megatron/model-type.ts explainModelFamily). */
+export const HF_FAMILY_ARCHITECTURES: Readonly<Record<ModelFamily, { architecture: string; rule: HfRule }>> = {
+  qwen2: { architecture: 'Qwen2ForCausalLM', rule: qwen2Model },
+  qwen3: { architecture: 'Qwen3ForCausalLM', rule: qwen3Model },
+  qwen3_moe: { architecture: 'Qwen3MoeForCausalLM', rule: qwen3MoeModel },
+  glm4_moe: { architecture: 'Glm4MoeForCausalLM', rule: glm4MoeModel },
+  deepseek_v3: { architecture: 'DeepseekV3ForCausalLM', rule: deepseekV3Model },
+};
+
+/**
+ * The rule for a checkpoint: a modern family (Qwen2/3, Qwen3-MoE, GLM-4-MoE, DeepSeek-V3) when the architecture
+ * facts say so and the model type is the classic one it would be guessed as (llama, mixtral) — those classes
+ * cannot hold QK-norm, MLA, shared experts or expert bias — else the model type's own.
+ */
+export function hfRuleFor(config: TransformerConfig, modelType: ModelType): { architecture: string; rule: HfRule } | undefined {
+  const family = modelType === 'llama' || modelType === 'mixtral' ? explainModelFamily(config)?.family : undefined;
+  return family ? HF_FAMILY_ARCHITECTURES[family] : HF_ARCHITECTURES[modelType];
+}
 
 /** Vocabulary rows to keep: padding rows past the tokenizer's vocabulary are dropped. */
 export function hfVocabSize(input: Pick<HfConvertInput, 'config' | 'vocabSize' | 'where'>): number {
@@ -33,7 +57,7 @@ export function hfVocabSize(input: Pick<HfConvertInput, 'config' | 'vocabSize' |
 /** Applies the model type's rule, then checks no checkpoint tensor was left out and no name repeats. */
 export function toHfModel(input: HfConvertInput): HfModel {
   const where = input.where ?? '<tensors>';
-  const entry = HF_ARCHITECTURES[input.modelType];
+  const entry = hfRuleFor(input.config, input.modelType);
   if (!entry) fail('E_UNSUPPORTED', `no Hugging Face export for model type '${String(input.modelType)}'`, { file: where });
   const src = new SourceTensors(input.tensors, where);
   const model = entry.rule({ cfg: input.config, args: input.args ?? null, vocab: hfVocabSize(input), src, where });

@@ -109,7 +109,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
     where: checkpoint.path,
     ...(options.vocabSize !== undefined ? { vocabSize: options.vocabSize } : {}),
   });
-  const planned: PlanTensor[] = model.tensors.map((t) => planTensor(t.name, t.tensor, dtype, t.affine));
+  const planned: PlanTensor[] = model.tensors.map((t) => planTensor(t.name, t.tensor, t.dtype ?? dtype, t.affine));
   const shards = planShards(planned, maxBytes);
   const index = shardIndex(shards);
   checkDestination(options.outDir, options.force ?? false);

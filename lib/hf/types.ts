@@ -12,6 +12,8 @@ export interface HfTensor {
   readonly tensor: Tensor;
   /** arithmetic on the way (only a norm weight's ±1 when the two conventions differ) */
   readonly affine?: Affine;
+  /** written in this dtype whatever the export dtype (the float32 routing bias of DeepSeek-style routers) */
+  readonly dtype?: HfDType;
 }
 
 /** What a conversion rule produces: the transformers config (without dtype) and the state dict. */

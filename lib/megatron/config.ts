@@ -2,7 +2,7 @@
 // TransformerConfig fields the exporters need. Mirrors what megatron.training.arguments'
 // core_transformer_config_from_args derives, so no hand-written config is ever needed.
 import { fail } from '../errors.js';
-import type { TransformerConfig } from './types.js';
+import type { MlaConfig, MoeConfig, TransformerConfig } from './types.js';
 
 export type Args = Readonly<Record<string, unknown>>;
 
@@ -63,6 +63,19 @@ class ArgReader {
     return v;
   }
 
+  /** A list of integers (a pickled Python list), or undefined when the arg is not a list. */
+  optionalIntList(key: string): number[] | undefined {
+    const v = this.args[key];
+    if (!Array.isArray(v)) return undefined;
+    const out = v.map(intOf);
+    if (out.some((x) => x === undefined)) this.bad(key, 'an integer or a list of integers');
+    return out as number[];
+  }
+
+  has(key: string): boolean {
+    return key in this.args;
+  }
+
   optionalString(key: string): string | undefined {
     const v = this.args[key];
     if (isUnset(v)) return undefined;
@@ -92,6 +105,72 @@ function activationOf(r: ArgReader): { activation: string; gated: boolean } {
   if (r.flag('squared_relu')) return { activation: 'squared_relu', gated: false };
   if (r.flag('openai_gelu')) return { activation: 'openai_gelu', gated: false };
   return { activation: 'gelu', gated: false };
+}
+
+/**
+ * MLATransformerConfig as core_transformer_config_from_args builds it (megatron/training/argument_utils.py at
+ * d98e8a64): every dataclass field the args namespace has is copied, the rest keep the dataclass defaults
+ * (megatron/core/transformer/transformer_config.py, class MLATransformerConfig) — e.g. beta_fast, beta_slow and
+ * original_max_position_embeddings have no command-line flag (the --yarn-* flags do not reach MLA), and
+ * rope_type None means the default 'yarn'.
+ */
+function mlaOf(r: ArgReader, where: string): MlaConfig {
+  const int = (key: string, dflt: number) => (r.has(key) ? r.requiredInt(key) : dflt);
+  const num = (key: string, dflt: number) => r.optionalNum(key) ?? dflt;
+  const ropeType = r.optionalString('rope_type') ?? 'yarn';
+  if (ropeType !== 'rope' && ropeType !== 'yarn') fail('E_UNSUPPORTED', `multi-latent attention rope_type '${ropeType}' (rope and yarn are supported)`, { file: where });
+  return {
+    qLoraRank: r.has('q_lora_rank') ? (r.optionalInt('q_lora_rank', 1) ?? null) : 512,
+    kvLoraRank: int('kv_lora_rank', 512),
+    qkHeadDim: int('qk_head_dim', 128),
+    qkPosEmbHeadDim: int('qk_pos_emb_head_dim', 64),
+    vHeadDim: int('v_head_dim', 128),
+    ropeType,
+    rotaryScalingFactor: num('rotary_scaling_factor', 40),
+    originalMaxPositionEmbeddings: int('original_max_position_embeddings', 4096),
+    betaFast: num('beta_fast', 32),
+    betaSlow: num('beta_slow', 1),
+    mscale: num('mscale', 1.0),
+    mscaleAllDim: num('mscale_all_dim', 0.0),
+  };
+}
+
+/**
+ * Which decoder layers are MoE: moe_layer_freq an int k → every k-th layer starting at 0, a list → 1 = MoE per
+ * layer (megatron/core/models/gpt/gpt_layer_specs.py, get_gpt_decoder_block_spec).
+ */
+function moeLayersOf(r: ArgReader, numLayers: number, where: string): boolean[] {
+  const list = r.optionalIntList('moe_layer_freq');
+  if (list) {
+    if (list.length !== numLayers || list.some((x) => x !== 0 && x !== 1)) {
+      fail('E_FORMAT', `checkpoint args.moe_layer_freq [${list.join(', ')}] should hold one 0 or 1 per layer (${numLayers} layers)`, { file: where });
+    }
+    return list.map((x) => x === 1);
+  }
+  const freq = r.optionalInt('moe_layer_freq', 1) ?? 1;
+  return Array.from({ length: numLayers }, (_, i) => i % freq === 0);
+}
+
+function moeOf(r: ArgReader, numExperts: number, ffnHiddenSize: number, numLayers: number, where: string): MoeConfig {
+  const score = r.optionalString('moe_router_score_function') ?? 'softmax';
+  if (score !== 'softmax' && score !== 'sigmoid') fail('E_UNSUPPORTED', `moe_router_score_function '${score}' (softmax and sigmoid are supported)`, { file: where });
+  const shared = r.optionalInt('moe_shared_expert_intermediate_size', 1);
+  return {
+    numExperts,
+    topk: r.optionalInt('moe_router_topk', 1) ?? 2,
+    ffnHiddenSize: r.optionalInt('moe_ffn_hidden_size', 1) ?? ffnHiddenSize,
+    sharedExpertIntermediateSize: shared,
+    sharedExpertGate: r.flag('moe_shared_expert_gate'),
+    scoreFunction: score,
+    preSoftmax: r.flag('moe_router_pre_softmax'),
+    enableExpertBias: r.flag('moe_router_enable_expert_bias'),
+    topkScalingFactor: r.optionalNum('moe_router_topk_scaling_factor'),
+    numGroups: r.optionalInt('moe_router_num_groups', 1),
+    groupTopk: r.optionalInt('moe_router_group_topk', 1),
+    routerDtype: r.optionalString('moe_router_dtype'),
+    groupedGemm: r.flag('moe_grouped_gemm'),
+    layers: moeLayersOf(r, numLayers, where),
+  };
 }
 
 /**
@@ -158,6 +237,10 @@ export function configFromArgs(args: Args, where: string): TransformerConfig {
     numMoeExperts: numExperts,
     moeRouterTopk: r.optionalInt('moe_router_topk', 1),
     moeFfnHiddenSize: numExperts === undefined ? undefined : (r.optionalInt('moe_ffn_hidden_size', 1) ?? ffnHiddenSize),
+    qkLayernorm: r.flag('qk_layernorm'),
+    mla: r.flag('multi_latent_attention') ? mlaOf(r, where) : undefined,
+    moe: numExperts === undefined ? undefined : moeOf(r, numExperts, ffnHiddenSize, numLayers, where),
+    mtpNumLayers: r.optionalInt('mtp_num_layers', 0) ?? 0,
     paramsDtype: paramsDtypeOf(r, args),
   };
 }

@@ -138,6 +138,8 @@ export function openLegacy(path: string, iteration: number | null = null): Legac
     gatedLinearUnit: config.gatedLinearUnit,
     numExperts: config.numMoeExperts,
     tiedEmbeddings: args['untie_embeddings_and_output_weights'] !== true,
+    // the local spec builds MLA's down projections as ColumnParallelLinear, Transformer Engine as duplicated TELinear
+    mlaDownProj: args['transformer_impl'] === 'local' ? 'dim0' : 'replicated',
     firstStageLayers: optionalIntArg(args, 'decoder_first_pipeline_num_layers'),
     lastStageLayers: optionalIntArg(args, 'decoder_last_pipeline_num_layers'),
   });

@@ -3,9 +3,17 @@
 // ranks' views (lib/tensor/tensor.ts `cat`).
 //
 // Rules (spec §1.3–1.5, Megatron's tensor-parallel layers):
-//   column-parallel (dim 0): linear_qkv, linear_fc1, word_embeddings, output_layer
-//   row-parallel (dim 1):    linear_proj.weight, linear_fc2.weight
-//   replicated:              norms, row-parallel biases, position embeddings, MoE router
+//   column-parallel (dim 0): linear_qkv, linear_fc1, word_embeddings, output_layer; MLA's linear_q_proj,
+//                            linear_q_up_proj, linear_kv_up_proj (ColumnParallelLinear in multi_latent_attention.py)
+//   MLA down projections:    linear_q_down_proj / linear_kv_down_proj are TELinear parallel_mode='duplicated'
+//                            (replicated) in the Transformer Engine spec but ColumnParallelLinear (dim 0, output
+//                            gathered in _qkv_down_projection) in the local spec (gpt_layer_specs.py)
+//   row-parallel (dim 1):    linear_proj.weight, linear_fc2.weight (shared experts' too)
+//   replicated:              norms (q/k/kv_layernorm, TE fused layer_norm_*), row-parallel biases, position
+//                            embeddings, MoE router weight and expert_bias
+//   legacy GroupedMLP:       experts.weight1 [H, E_local·2F/TP] and weight2 [E_local·F/TP, H], each a view of
+//                            per-expert transposed fc1/fc2 (experts.py GroupedMLP.forward: weight1.view(E, H, -1));
+//                            split into SequentialMLP names local_experts.<g>.linear_fc1/fc2.weight
 //   gated fc1 (SwiGLU):      each rank holds [gate_r; up_r] → global [gate_0..gate_{t-1}; up_0..up_{t-1}]
 //   PP / VP:                 layer numbers are local to a model chunk; chunks are ordered vp·PP + pp and each
 //                            chunk's layers follow the previous chunks' (prefix sums of the layers present)
@@ -14,7 +22,7 @@
 import { ExportError, fail } from '../errors.js';
 import { UnsupportedTensor } from '../formats/torch-save.js';
 import { fmtShape, sameShape } from '../tensor/shape.js';
-import { cat, chunk, fromView, type Tensor } from '../tensor/tensor.js';
+import { cat, chunk, fromView, narrow, reshape, transpose, type Tensor } from '../tensor/tensor.js';
 import type { View } from '../tensor/view.js';
 import { isExtraStateName } from './te-names.js';
 
@@ -38,6 +46,8 @@ export interface MergeOptions {
   /** total routed experts (args.num_experts), when the model has MoE layers */
   readonly numExperts?: number | undefined;
   readonly tiedEmbeddings: boolean;
+  /** how MLA's q/kv down projections are split over TP: 'dim0' (local spec), 'replicated' (Transformer Engine spec) */
+  readonly mlaDownProj?: 'dim0' | 'replicated' | undefined;
   /** args.decoder_first/last_pipeline_num_layers, cross-checked against the layers found */
   readonly firstStageLayers?: number | undefined;
   readonly lastStageLayers?: number | undefined;
@@ -45,7 +55,8 @@ export interface MergeOptions {
 
 type Rule = 'dim0' | 'dim1' | 'glu' | 'replicated';
 
-const COLUMN = /(?:\.linear_qkv|\.linear_fc1)\.(?:weight|bias)\d*$|^embedding\.word_embeddings\.weight$|^output_layer\.(?:weight|bias)$/;
+const COLUMN = /(?:\.linear_qkv|\.linear_fc1|\.linear_q_proj|\.linear_q_up_proj|\.linear_kv_up_proj)\.(?:weight|bias)\d*$|^embedding\.word_embeddings\.weight$|^output_layer\.(?:weight|bias)$/;
+const MLA_DOWN = /\.(?:linear_q_down_proj|linear_kv_down_proj)\.weight$/;
 const FC1 = /\.linear_fc1\.(?:weight|bias)\d*$/;
 const ROW = /\.(?:linear_proj|linear_fc2)\.weight\d*$/;
 const REPLICATED = [
@@ -58,8 +69,9 @@ const REPLICATED = [
 ];
 
 /** How a tensor is split across TP ranks; null for a name we do not know. */
-export function tpRule(name: string, gated: boolean): Rule | null {
+export function tpRule(name: string, gated: boolean, mlaDownProj: 'dim0' | 'replicated' = 'replicated'): Rule | null {
   if (COLUMN.test(name)) return gated && FC1.test(name) ? 'glu' : 'dim0';
+  if (MLA_DOWN.test(name)) return mlaDownProj;
   if (ROW.test(name)) return 'dim1';
   if (REPLICATED.some((r) => r.test(name))) return 'replicated';
   return null;
@@ -69,6 +81,8 @@ const LAYER = /^decoder\.layers\.(\d+)\.(.*)$/;
 /** SequentialMLP `…experts.local_experts.<j>.rest` or TE grouped GEMM `…experts.linear_fc1.weight<j>` */
 const LOCAL_EXPERT = /^(mlp\.experts\.)local_experts\.(\d+)\.(.+)$/;
 const GROUPED_EXPERT = /^(mlp\.experts\.)(linear_fc[12]\.(?:weight|bias))(\d+)$/;
+/** legacy GroupedMLP: all local experts of a layer in one matrix per linear */
+const GROUPED_MLP = /^mlp\.experts\.weight([12])$/;
 
 interface ExpertName {
   readonly local: number;
@@ -133,6 +147,12 @@ export function mergeLegacy(shards: readonly RankStateDict[], o: MergeOptions): 
       const layer = lm ? Number(lm[1]) : -1;
       const rest = lm ? lm[2]! : name;
       const globalName = (r: string) => (lm ? `decoder.layers.${offset + layer}.${r}` : r);
+      if (lm && GROUPED_MLP.test(rest)) {
+        if (expertsDone.has(layer)) continue;
+        expertsDone.add(layer);
+        for (const [n, t, file] of groupedMlpExperts(layer, c, o, shard)) put(globalName(n), t, file);
+        continue;
+      }
       const ex = lm ? expertName(rest) : null;
       if (ex) {
         if (expertsDone.has(layer)) continue;
@@ -209,12 +229,66 @@ function checkExpertReplicas(name: string, c: { vp: number; pp: number }, o: Mer
   }
 }
 
+/**
+ * Legacy GroupedMLP's `experts.weight1` / `weight2` of one layer, over every expert and TP rank, as SequentialMLP's
+ * per-expert fc1 [2F, H] / fc2 [H, F] (global expert numbers). Each rank's weight1 is its E_local experts'
+ * transposed fc1 pieces one after another (Megatron views it as [E_local, H, 2F/TP]); a gated piece holds
+ * [gate_t | up_t] like a dense SwiGLU shard (GroupedMLP.sharded_state_dict chunks it in two along that dim).
+ */
+function groupedMlpExperts(layer: number, c: { vp: number; pp: number }, o: MergeOptions, shard: ShardOf): [string, Tensor, string][] {
+  const out: [string, Tensor, string][] = [];
+  const name = (w: 1 | 2) => `decoder.layers.${layer}.mlp.experts.weight${w}`;
+  for (let e = 0; e < o.ep; e++) {
+    const ranks = Array.from({ length: o.tp }, (_, t) => shard(c.vp, c.pp, t, e));
+    const w1 = ranks.map((s) => viewOf(s, name(1)));
+    const w2 = ranks.map((s) => viewOf(s, name(2)));
+    const file = ranks[0]!.file;
+    if (o.numExperts === undefined || o.numExperts % o.ep !== 0) fail('E_FORMAT', `legacy GroupedMLP weights but args.num_experts ${String(o.numExperts)} is not a multiple of ${o.ep} expert ranks`, { file, tensor: name(1) });
+    const local = o.numExperts / o.ep;
+    const hidden = w1[0]!.shape[0]!;
+    const ffn = w2[0]!.shape[0]! / local;
+    const fc1Rows = ffn * (o.gatedLinearUnit ? 2 : 1);
+    ranks.forEach((s, t) => {
+      const ok = (v: View, rows: number, cols: number) => v.shape.length === 2 && v.shape[0] === rows && v.shape[1] === cols;
+      if (!Number.isInteger(ffn) || !ok(w1[t]!, hidden, local * fc1Rows) || !ok(w2[t]!, local * ffn, hidden)) {
+        fail('E_SHAPE', `GroupedMLP weight1 ${fmtShape(w1[t]!.shape)} / weight2 ${fmtShape(w2[t]!.shape)} do not hold ${local} local experts of hidden ${hidden}`, { file: s.file, tensor: name(1) });
+      }
+    });
+    const expertPiece = (v: View, j: number, rows: number, cols: number): Tensor => {
+      const perExpert = reshape(fromView(v), [local, rows, cols]);
+      return transpose(reshape(narrow(perExpert, 0, j, 1), [rows, cols]));
+    };
+    for (let j = 0; j < local; j++) {
+      const g = e * local + j;
+      const fc1 = w1.map((v) => expertPiece(v, j, hidden, fc1Rows));
+      const fc2 = w2.map((v) => expertPiece(v, j, ffn, hidden));
+      const where = { file, tensor: name(1) };
+      out.push([`mlp.experts.local_experts.${g}.linear_fc1.weight`, mergePieces(fc1, o.gatedLinearUnit ? 'glu' : 'dim0', where), file]);
+      out.push([`mlp.experts.local_experts.${g}.linear_fc2.weight`, mergePieces(fc2, 'dim1', { ...where, tensor: name(2) }), file]);
+    }
+  }
+  return out;
+}
+
+/** TP pieces → the global tensor by `rule` (zero-copy tilings). */
+function mergePieces(pieces: readonly Tensor[], rule: Rule, where: { file: string; tensor: string }): Tensor {
+  if (pieces.length === 1 || rule === 'replicated') return pieces[0]!;
+  try {
+    if (rule === 'dim0' || rule === 'dim1') return cat(pieces, rule === 'dim1' ? 1 : 0);
+    const halves = pieces.map((p) => chunk(p, 2, 0));
+    return cat([...halves.map((h) => h[0]!), ...halves.map((h) => h[1]!)], 0);
+  } catch (err) {
+    if (err instanceof ExportError) fail(err.code, err.message.replace(/^E_[A-Z_]+: /, ''), { ...where, cause: err });
+    throw err;
+  }
+}
+
 /** The global tensor `name` of chunk `c` / expert rank `e`, from its TP pieces. */
 function mergeTp(name: string, c: { vp: number; pp: number }, e: number, o: MergeOptions, shard: ShardOf): Tensor {
   const ranks = Array.from({ length: o.tp }, (_, t) => shard(c.vp, c.pp, t, e));
   const pieces = ranks.map((s) => viewOf(s, name));
   if (o.tp === 1) return fromView(pieces[0]!);
-  const rule = tpRule(name, o.gatedLinearUnit);
+  const rule = tpRule(name, o.gatedLinearUnit, o.mlaDownProj);
   if (rule === null) fail('E_UNSUPPORTED', `no tensor-parallel merge rule for this tensor (TP ${o.tp})`, { file: ranks[0]!.file, tensor: name });
   const ref = pieces[0]!;
   const splitDim = rule === 'dim1' ? 1 : rule === 'replicated' ? -1 : 0;
@@ -224,13 +298,5 @@ function mergeTp(name: string, c: { vp: number; pp: number }, e: number, o: Merg
       fail('E_SHAPE', `tensor-parallel rank ${t} holds ${p.dtype} ${fmtShape(p.shape)}, rank 0 holds ${ref.dtype} ${fmtShape(ref.shape)} (${rule})`, { file: ranks[t]!.file, tensor: name });
     }
   });
-  try {
-    if (rule === 'replicated') return fromView(ref);
-    if (rule === 'dim0' || rule === 'dim1') return cat(pieces.map(fromView), splitDim);
-    const halves = pieces.map((p) => chunk(fromView(p), 2, 0));
-    return cat([...halves.map((h) => h[0]!), ...halves.map((h) => h[1]!)], 0);
-  } catch (err) {
-    if (err instanceof ExportError) fail(err.code, err.message.replace(/^E_[A-Z_]+: /, ''), { file: ranks[0]!.file, tensor: name, cause: err });
-    throw err;
-  }
+  return mergePieces(pieces.map(fromView), rule, { file: ranks[0]!.file, tensor: name });
 }

@@ -1,10 +1,10 @@
 // `mcore-export hf CKPT --out DIR ...`: Megatron-Core checkpoint → Hugging Face transformers model directory.
 import { fail } from '../../errors.js';
 import { formatSummary, gbPerSecond } from '../../export/summary.js';
-import { HF_ARCHITECTURES } from '../../hf/convert.js';
+import { HF_ARCHITECTURES, HF_FAMILY_ARCHITECTURES } from '../../hf/convert.js';
 import { exportHf, type HfExportOptions } from '../../hf/export.js';
 import { openCheckpoint } from '../../megatron/open.js';
-import { MODEL_TYPES } from '../../megatron/types.js';
+import { MODEL_FAMILIES, MODEL_TYPES } from '../../megatron/types.js';
 import { commonExportArg, type CommonExportArgs, parseCheckpointArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { withProgress } from '../with-progress.js';
@@ -16,7 +16,11 @@ transformers directory: config.json, generation_config.json, model-0000i-of-0000
 model.safetensors.index.json. Everything is checked before anything is written; the directory appears
 only when complete.
 
-Architectures: ${MODEL_TYPES.map((t) => `${t} → ${HF_ARCHITECTURES[t].architecture}`).join(', ')}
+Architectures: ${MODEL_TYPES.map((t) => `${t} → ${HF_ARCHITECTURES[t]?.architecture ?? '(none)'}`).join(', ')}
+Modern families, chosen from the checkpoint's own architecture (model type llama or mixtral):
+  ${MODEL_FAMILIES.map((f) => `${f} → ${HF_FAMILY_ARCHITECTURES[f].architecture}`).join(', ')}
+  (QK-layernorm → Qwen3 / Qwen3-MoE, QKV-only bias → Qwen2, multi-latent attention → DeepSeek-V3, grouped-query
+  attention with DeepSeek-V3's MoE block → GLM-4-MoE; multi-token-prediction layers are refused)
 
 Options:
   --out DIR              output directory (must be empty or absent unless --force)

@@ -9,13 +9,22 @@ import { splitGatedFc1, splitQkv } from '../split.js';
 import type { HfRuleContext, HfTensor } from '../types.js';
 import { biasOrZeros, lmHead, normTensors, wordEmbeddings } from './parts.js';
 
+/** One layer's tensors for a part of the block (attention or MLP) that a rule writes itself. */
+export type LayerPart = (ctx: HfRuleContext, layer: number, prefix: string) => HfTensor[];
+
 export interface DecoderShape {
   /** norms carry a bias (LayerNorm) */
   readonly normBias: boolean;
   /** applied to every norm weight (±1 between gamma conventions) */
   readonly normAffine?: Affine | undefined;
-  /** 'gated': gate_proj/up_proj/down_proj; 'plain': up_proj/down_proj; 'mixtral': block_sparse_moe */
-  readonly mlp: 'gated' | 'plain' | 'mixtral';
+  /** 'gated': gate_proj/up_proj/down_proj; 'plain': up_proj/down_proj; 'mixtral': block_sparse_moe; or the rule's own */
+  readonly mlp: 'gated' | 'plain' | 'mixtral' | LayerPart;
+  /** self_attn.q_norm / k_norm from Megatron's q_layernorm / k_layernorm (QK-layernorm, per head) */
+  readonly qkNorm?: boolean;
+  /** the rule's own attention (multi-latent attention); default: q/k/v/o_proj from the fused QKV */
+  readonly attention?: LayerPart;
+  /** how the default attention writes o_proj's bias (see gqaAttention) */
+  readonly oProjBias?: 'zeros-with-qkv-bias' | 'never';
   /** write lm_head.weight even when the checkpoint ties it (false when the target ties it to embed_tokens too) */
   readonly lmHead: boolean;
 }
@@ -45,6 +54,27 @@ export function decoderTensors(ctx: HfRuleContext, shape: DecoderShape): HfTenso
     const m = layerNames(i);
     const h = `model.layers.${i}.`;
     out.push(...norm(`${h}input_layernorm`, m.inputNorm));
+    out.push(...(shape.attention ?? gqaAttention(shape.qkNorm ?? false, shape.oProjBias ?? 'zeros-with-qkv-bias'))(ctx, i, h));
+    out.push(...norm(`${h}post_attention_layernorm`, m.preMlpNorm));
+    if (typeof shape.mlp === 'function') out.push(...shape.mlp(ctx, i, `${h}mlp.`));
+    else if (shape.mlp === 'mixtral') out.push(...mixtralExperts(ctx, i));
+    else out.push(...denseMlp(ctx, i, shape.mlp === 'gated'));
+  }
+  out.push(...norm('model.norm', (w) => [`decoder.final_layernorm.${w}`]));
+  out.push(...lmHead(ctx, shape.lmHead));
+  return out;
+}
+
+/**
+ * q/k/v/o_proj from Megatron's fused QKV. `oProjBias`: 'zeros-with-qkv-bias' for targets whose attention_bias
+ * covers all four projections (a QKV-only bias gets a zero o_proj bias); 'never' for targets whose o_proj has
+ * no bias (Qwen2, GLM-4-MoE).
+ */
+export function gqaAttention(qkNorm: boolean, oProjBias: 'zeros-with-qkv-bias' | 'never'): LayerPart {
+  return (ctx, i, h) => {
+    const { cfg, src } = ctx;
+    const m = layerNames(i);
+    const out: HfTensor[] = [];
     const qkv = splitQkv(src.get(m.qkv('weight')), cfg, m.qkv('weight'));
     out.push({ name: `${h}self_attn.q_proj.weight`, tensor: qkv.q }, { name: `${h}self_attn.k_proj.weight`, tensor: qkv.k }, { name: `${h}self_attn.v_proj.weight`, tensor: qkv.v });
     if (cfg.addQkvBias) {
@@ -53,19 +83,19 @@ export function decoderTensors(ctx: HfRuleContext, shape: DecoderShape): HfTenso
     }
     const proj = src.get(m.proj('weight'));
     out.push({ name: `${h}self_attn.o_proj.weight`, tensor: proj });
-    // transformers' attention_bias covers all four projections; a QKV-only bias (Qwen style) gets a zero o_proj bias
-    if (cfg.addQkvBias) out.push({ name: `${h}self_attn.o_proj.bias`, tensor: biasOrZeros(src, m.proj('bias'), proj) });
-    else if (src.has(m.proj('bias'))) fail('E_UNSUPPORTED', 'output projection has a bias but QKV has none', { file: ctx.where, tensor: m.proj('bias') });
-    out.push(...norm(`${h}post_attention_layernorm`, m.preMlpNorm));
-    if (shape.mlp === 'mixtral') out.push(...mixtralExperts(ctx, i));
-    else out.push(...denseMlp(ctx, i, shape.mlp === 'gated'));
-  }
-  out.push(...norm('model.norm', (w) => [`decoder.final_layernorm.${w}`]));
-  out.push(...lmHead(ctx, shape.lmHead));
-  return out;
+    if (src.has(m.proj('bias')) && (oProjBias === 'never' || !cfg.addQkvBias)) fail('E_UNSUPPORTED', 'the target has no bias on the output projection; the checkpoint has one', { file: ctx.where, tensor: m.proj('bias') });
+    if (cfg.addQkvBias && oProjBias === 'zeros-with-qkv-bias') out.push({ name: `${h}self_attn.o_proj.bias`, tensor: biasOrZeros(src, m.proj('bias'), proj) });
+    if (qkNorm) {
+      // Megatron's q_layernorm / k_layernorm normalise each head after the QKV split, before RoPE: HF q_norm / k_norm
+      out.push({ name: `${h}self_attn.q_norm.weight`, tensor: src.get(`${m.prefix}self_attention.q_layernorm.weight`) });
+      out.push({ name: `${h}self_attn.k_norm.weight`, tensor: src.get(`${m.prefix}self_attention.k_layernorm.weight`) });
+    }
+    return out;
+  };
 }
 
-function denseMlp(ctx: HfRuleContext, i: number, gated: boolean): HfTensor[] {
+/** Layer i's dense MLP as `model.layers.<i>.mlp.{gate,up,down}_proj` (or up/down when not gated). */
+export function denseMlp(ctx: HfRuleContext, i: number, gated: boolean): HfTensor[] {
   const { cfg, src } = ctx;
   const m = layerNames(i);
   const h = `model.layers.${i}.mlp.`;
