@@ -17,6 +17,7 @@ import { ppLayers } from '../../lib/trtllm/mapping.js';
 import { materialize } from '../support/materialize.js';
 import { modernFixture } from '../support/fixtures.js';
 import { evalPlanTensor } from './support/plan-eval.js';
+import { type LegacyLayout, reshardLegacy } from '../support/reshard-legacy.js';
 
 type Model = 'qwen2' | 'qwen3' | 'qwen3_moe';
 const open = (model: string, fmt = 'torch') => openCheckpoint(modernFixture('megatron', model, fmt, 'tp1pp1'));
@@ -241,3 +242,33 @@ function renameTensor(dir: string, file: string, name: string): string {
   writeFileSync(join(copy, file), Buffer.concat([buf.subarray(0, 8), Buffer.from(header), buf.subarray(8 + n)]));
   return copy;
 }
+
+describe('other training layouts (re-sharded from the TP1 fixtures) give the same rank files', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'mcore-trtllm-qwen-layouts-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const layouts: [Model, string, LegacyLayout][] = [
+    ['qwen2', 'pp2', { pp: 2 }],
+    ['qwen3', 'tp2-te', { tp: 2, te: true }],
+    ['qwen3_moe', 'ep2-te-grouped', { ep: 2, experts: 'te-grouped' }],
+    ['qwen3_moe', 'tp2ep2-legacy-grouped', { tp: 2, ep: 2, experts: 'legacy-grouped' }],
+  ];
+  for (const [m, name, layout] of layouts) {
+    test(`${m} ${name} → TensorRT-LLM tp2 = the same from tp1pp1`, () => {
+      const src = modernFixture('megatron', m, 'torch', 'tp1pp1');
+      const dst = join(tmp, `${m}-${name}`);
+      reshardLegacy(src, dst, layout);
+      const [ref, got] = [openCheckpoint(src), openCheckpoint(dst)];
+      // TEGroupedMLP experts keep their spelling (linear_fc1.weight<e>); the rules stack them like local_experts
+      if (layout.experts === 'te-grouped') expect([...got.tensors.keys()].some((n) => /linear_fc1\.weight\d+$/.test(n))).toBe(true);
+      const [a, b] = [convert(ref, 2, 1), convert(got, 2, 1)];
+      expect(b.configs[0]!.toJson()).toBe(a.configs[0]!.toJson());
+      a.weights.forEach((w, r) => {
+        const other = b.weights[r]!.tensors;
+        expect(other.map((t) => t.name)).toEqual(w.tensors.map((t) => t.name));
+        w.tensors.forEach((t, i) => expect(bytes(evalPlanTensor(other[i]!)).equals(bytes(evalPlanTensor(t))), t.name).toBe(true));
+      });
+      ref.close();
+      got.close();
+    });
+  }
+});

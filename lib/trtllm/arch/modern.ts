@@ -16,31 +16,6 @@ import type { ModelType, TransformerConfig } from '../../megatron/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { isLlamaClass } from '../model-types.js';
 
-/**
- * The modern fields of Megatron's TransformerConfig as the config reader (lib/megatron, issue 13) names them;
- * optional here so that a config without them (older reader, hand-made TRTLLMHelper input) still works: the
- * tensors themselves then tell what the model has.
- */
-export interface ModernConfigFields {
-  qkLayernorm?: boolean;
-  mla?: object | undefined;
-  moe?:
-    | {
-        sharedExpertIntermediateSize?: number | undefined;
-        sharedExpertGate?: boolean;
-        scoreFunction?: 'softmax' | 'sigmoid';
-        preSoftmax?: boolean;
-        enableExpertBias?: boolean;
-        topkScalingFactor?: number | undefined;
-        numGroups?: number | undefined;
-        groupTopk?: number | undefined;
-        layers?: readonly boolean[];
-      }
-    | undefined;
-}
-
-export type ModernConfig = TransformerConfig & ModernConfigFields;
-
 /** What the state dict and config say about the modern features (names without layer numbers). */
 export interface ModernFeatures {
   readonly qkLayernorm: boolean;
@@ -57,7 +32,7 @@ export const TRT_QK_NORM_EPS = 1e-5;
 
 const HF_WAY = 'export it to Hugging Face format with `mcore-export hf` and serve that checkpoint (TensorRT-LLM\'s PyTorch backend, vLLM and SGLang load it)';
 
-export function modernFeatures(c: ModernConfig, sd: ReadonlyMap<string, Tensor>): ModernFeatures {
+export function modernFeatures(c: TransformerConfig, sd: ReadonlyMap<string, Tensor>): ModernFeatures {
   const names = [...sd.keys()];
   const has = (re: RegExp) => names.some((n) => re.test(n));
   const layerKinds = new Map<number, 'dense' | 'moe'>();
@@ -68,7 +43,7 @@ export function modernFeatures(c: ModernConfig, sd: ReadonlyMap<string, Tensor>)
   const kinds = new Set(layerKinds.values());
   const freq = c.moe?.layers;
   return {
-    qkLayernorm: c.qkLayernorm === true || has(/\.self_attention\.(q|k)_layernorm\./),
+    qkLayernorm: c.qkLayernorm || has(/\.self_attention\.(q|k)_layernorm\./),
     mla: c.mla !== undefined || has(/\.self_attention\.linear_(q_down_proj|q_up_proj|q_proj|kv_down_proj|kv_up_proj)\./),
     expertBias: c.moe?.enableExpertBias === true || has(/\.mlp\.router\.expert_bias$/),
     sharedExperts: (c.moe?.sharedExpertIntermediateSize ?? 0) > 0 || has(/\.mlp\.shared_experts\./),
@@ -85,7 +60,7 @@ export type TrtllmFamily = { readonly kind: 'classic' } | { readonly kind: 'qwen
  * QWenForCausalLM is chosen for LLaMA-class models with QK-layernorm or with a QKV bias but no other bias (LLaMA's
  * `attn_bias` also adds a bias to attention.dense; QWen's dense has none, exactly Megatron's --add-qkv-bias).
  */
-export function selectTrtllmFamily(c: ModernConfig, modelType: ModelType, sd: ReadonlyMap<string, Tensor>, opts: { acceptQkNormEpsilon?: boolean } = {}): TrtllmFamily {
+export function selectTrtllmFamily(c: TransformerConfig, modelType: ModelType, sd: ReadonlyMap<string, Tensor>, opts: { acceptQkNormEpsilon?: boolean } = {}): TrtllmFamily {
   const f = modernFeatures(c, sd);
   const refuse = (what: string): never => fail('E_UNSUPPORTED', `${what}; ${HF_WAY}`);
   if (f.mla) {

@@ -18,9 +18,9 @@
 // The tensor rules themselves are the shared ones in ../rules.ts (same fused layouts and TP splits).
 import { fail } from '../../errors.js';
 import type { PyJson } from '../../export/pyjson.js';
+import type { TransformerConfig } from '../../megatron/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { nonGatedVersion } from '../activation.js';
-import type { ModernConfig } from './modern.js';
 
 export type QwenType = 'qwen2' | 'qwen3' | 'qwen3_moe';
 
@@ -45,7 +45,7 @@ export function qwenStateDict(sd: ReadonlyMap<string, Tensor>): Map<string, Tens
 
 export interface QwenConfigInput {
   readonly qwenType: QwenType;
-  readonly config: ModernConfig;
+  readonly config: TransformerConfig;
   /** TRTLLMHelper's activation (swiglu for the gated MLPs these models have) */
   readonly activation: string;
   /** the classic config.json fields for the same model and layout: shared fields are taken from there */
