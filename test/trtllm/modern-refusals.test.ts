@@ -12,6 +12,7 @@ import { openCheckpoint } from '../../lib/megatron/open.js';
 import type { Checkpoint, MoeConfig, TransformerConfig } from '../../lib/megatron/types.js';
 import { exportTrtllm, helperOptionsFor } from '../../lib/trtllm/export.js';
 import { TRTLLMHelper } from '../../lib/trtllm/helper.js';
+import { parseTrtllmArgs } from '../../lib/cli/commands/trtllm.js';
 import { errorOf } from '../support/errors.js';
 import { modernFixture } from '../support/fixtures.js';
 
@@ -58,6 +59,11 @@ describe('models TensorRT-LLM 1.x has no class for: E_UNSUPPORTED naming mcore-e
     // the same model with the epsilon TensorRT-LLM has: accepted without the option
     const h = new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: { ...ckpt.config, layernormEpsilon: 1e-5 } });
     expect(h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16' }).configs[0]!.fields['qwen_type']).toBe('qwen3');
+    // the CLI's way to accept it (mcore-export trtllm / export)
+    const { opts } = parseTrtllmArgs([modernFixture('megatron', 'qwen3', 'torch', 'tp1pp1'), '--out', out, '--accept-qk-norm-epsilon']);
+    expect(opts.helperOptions).toEqual({ acceptQkNormEpsilon: true });
+    const done = await exportTrtllm(ckpt, opts);
+    expect(done.config['qwen_type']).toBe('qwen3');
     ckpt.close();
   });
 });

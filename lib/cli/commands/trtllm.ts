@@ -24,6 +24,8 @@ Options:
   --parallel-embedding          shard the embeddings over TP ranks
   --embedding-sharding-dim 0|1  0 = vocabulary rows (default), 1 = hidden columns
   --vocab-size N                tokenizer vocabulary: drop Megatron's padding rows beyond it
+  --accept-qk-norm-epsilon      QK-layernorm models (Qwen3 style): accept TensorRT-LLM's fixed q/k-norm epsilon
+                                1e-5 when the model's differs (logits then differ slightly from Megatron's)
   --threads N                   executor threads (default: all cores)
   --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE             CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
@@ -68,6 +70,9 @@ export function parseTrtllmArgs(argv: string[]): Args {
         o.embeddingShardingDim = d === '0' ? 0 : 1;
         return true;
       }
+      case '--accept-qk-norm-epsilon':
+        o.helperOptions = { ...o.helperOptions, acceptQkNormEpsilon: true };
+        return true;
       case '--rank':
         rank = intArg(a, value(), 0);
         return true;

@@ -91,7 +91,7 @@ export function selectTrtllmFamily(c: TransformerConfig, modelType: ModelType, s
   if (f.qkLayernorm && c.layernormEpsilon !== TRT_QK_NORM_EPS && !opts.acceptQkNormEpsilon) {
     refuse(
       `TensorRT-LLM 1.x's QWen normalises q and k with a fixed epsilon of ${pyFloatRepr(TRT_QK_NORM_EPS)} (its Attention default), this model with ${pyFloatRepr(c.layernormEpsilon)}, ` +
-        "so its logits would differ from Megatron's (about 1e-4 relative on the test models; the TRTLLMHelper option acceptQkNormEpsilon: true accepts that)",
+        "so its logits would differ from Megatron's (about 1e-4 relative on the test models; --accept-qk-norm-epsilon, or the TRTLLMHelper option acceptQkNormEpsilon: true, accepts that)",
     );
   }
   if (c.rotaryPercent !== 1) refuse(`rotary percent ${c.rotaryPercent}: TensorRT-LLM's QWen rotates the whole head`);
