@@ -33,6 +33,9 @@ export const DEFAULT_CONVERSION_DICT: ConversionDict = {
   'decoder.layers.self_attention.linear_qkv.layer_norm_bias': 'input_layernorm_bias',
   'decoder.layers.mlp.linear_fc1.layer_norm_weight': 'post_layernorm_weight',
   'decoder.layers.mlp.linear_fc1.layer_norm_bias': 'post_layernorm_bias',
+  // QK-layernorm (--qk-layernorm), same name in both specs; only QWen takes it (arch/modern.ts picks the class)
+  'decoder.layers.self_attention.q_layernorm.weight': 'attention_q_layernorm_weight',
+  'decoder.layers.self_attention.k_layernorm.weight': 'attention_k_layernorm_weight',
 };
 
 /** The default dictionary with the user's entries merged over it (Megatron's `trtllm_conversion_dict`). */

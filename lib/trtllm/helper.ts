@@ -13,6 +13,8 @@ import { allRanks, type RankMapping, rankMapping } from './mapping.js';
 import { type PyJson, pyJsonDump } from '../export/pyjson.js';
 import { planRankTensors, sortLikeSafetensors, weightsForRank } from './rank-weights.js';
 import { checkTensorParallel, type ConvertedWeight, convertWeights, padVocabSize } from './rules.js';
+import { selectTrtllmFamily } from './arch/modern.js';
+import { qwenConfigFields, qwenStateDict } from './arch/qwen.js';
 import { helperBuildAndSaveEngine, type HelperBuildInput, type MegatronBuildArgs } from './engine-megatron.js';
 import type { BuildEngineControl, EngineBuildResult } from './engine-build.js';
 
@@ -42,6 +44,11 @@ export interface TRTLLMHelperOptions {
   readonly seqLenInterpolationFactor?: number | null;
   readonly moeRenormMode?: number | null;
   readonly shareEmbeddingsAndOutputWeights?: boolean;
+  /**
+   * QK-layernorm models go to TensorRT-LLM's QWen, whose q/k norms use a fixed epsilon of 1e-5: a model trained
+   * with another one is refused (E_UNSUPPORTED) unless this accepts the small difference in the logits.
+   */
+  readonly acceptQkNormEpsilon?: boolean;
 }
 
 export interface GetWeightsOptions {
@@ -125,6 +132,7 @@ export class TRTLLMHelper {
   readonly seqLenInterpolationFactor: number | null;
   readonly moeRenormMode: number | null;
   readonly shareEmbeddingsAndOutputWeights: boolean;
+  readonly acceptQkNormEpsilon: boolean;
 
   /** explicit options that contradict the transformerConfig (each also emitted as a process warning) */
   readonly warnings: readonly string[];
@@ -164,6 +172,7 @@ export class TRTLLMHelper {
     this.seqLenInterpolationFactor = o.seqLenInterpolationFactor ?? null;
     this.moeRenormMode = o.moeRenormMode ?? null;
     this.shareEmbeddingsAndOutputWeights = o.shareEmbeddingsAndOutputWeights ?? false;
+    this.acceptQkNormEpsilon = o.acceptQkNormEpsilon ?? false;
     this.warnings = warnings;
     for (const w of warnings) process.emitWarning(`TRTLLMHelper: ${w}`, { code: 'MCORE_EXPORT_HELPER_OPTION' });
   }
@@ -211,6 +220,7 @@ export class TRTLLMHelper {
       if (o.gpusPerNode === undefined) fail('E_USAGE', 'Need to pass in gpusPerNode for on device conversion');
       const ps = o.parallelState ?? fail('E_USAGE', 'on device conversion needs parallelState { tpRank, tpSize, ppRank, ppSize }');
       checkParallelState(ps);
+      if (selectTrtllmFamily(this.transformerConfig, this.modelType, sd).kind !== 'classic') fail('E_UNSUPPORTED', 'on device conversion supports the classic model types only; convert this model on a single device');
       const compat = o.megatronCompat ?? false;
       const converted = convertRankShard(sd, this.trtllmConversionDict, { ...this.ruleBase(o.dtype), megatronCompat: compat }, ps, o.vocabSize);
       const mapping = rankMapping(ps.ppRank * ps.tpSize + ps.tpRank, ps.tpSize, ps.ppSize);
@@ -246,7 +256,9 @@ export class TRTLLMHelper {
     checkTensorParallel(c, x.tpSize);
     if (!Number.isInteger(x.ppSize) || x.ppSize < 1 || x.ppSize > c.numLayers) fail('E_CONFIG', `pipeline-parallel size ${x.ppSize} must be between 1 and the model's ${c.numLayers} layers`);
     if (x.embeddingShardingDim !== 0 && x.embeddingShardingDim !== 1) fail('E_USAGE', `embeddingShardingDim must be 0 or 1, got ${String(x.embeddingShardingDim)}`);
-    const converted = convertWeights(sd, this.trtllmConversionDict, {
+    // modern families (arch/): refused here, before anything is written, or converted for their own class
+    const family = selectTrtllmFamily(c, this.modelType, sd, { acceptQkNormEpsilon: this.acceptQkNormEpsilon });
+    const converted = convertWeights(family.kind === 'qwen' ? qwenStateDict(sd) : sd, this.trtllmConversionDict, {
       ...this.ruleBase(x.dtype),
       tpSize: x.tpSize,
       useParallelEmbedding: x.useParallelEmbedding,
@@ -255,7 +267,7 @@ export class TRTLLMHelper {
       megatronCompat: x.megatronCompat,
       tiedLmHead: !x.megatronCompat,
     });
-    const fields = trtllmConfig(this.modelOptions(), {
+    const classic = trtllmConfig(this.modelOptions(), {
       dtype: x.dtype,
       tpSize: x.tpSize,
       ppSize: x.ppSize,
@@ -265,6 +277,10 @@ export class TRTLLMHelper {
       embeddingShardingDim: x.embeddingShardingDim,
       megatronCompat: x.megatronCompat,
     });
+    const fields =
+      family.kind === 'qwen'
+        ? qwenConfigFields({ qwenType: family.qwenType, config: c, activation: this.activation, base: classic, stateDict: sd, vocabSize: x.vocabSize, moeRenormMode: this.moeRenormMode })
+        : classic;
     const renamePostLayernorm = fields['new_decoder_architecture'] === true ? 'mlp_layernorm' : undefined;
     const mappings = allRanks(x.tpSize, x.ppSize).filter((m) => !x.ranks || x.ranks.includes(m.rank));
     return {

@@ -25,6 +25,9 @@ export const TRTLLMLayers = {
   mlp_router_weight: 'transformer.layers.mlp.router.weight',
   mlp_fc_weight_mixture_of_experts: 'transformer.layers.mlp.fc.weight.expert',
   mlp_projection_weight_mixture_of_experts: 'transformer.layers.mlp.proj.weight.expert',
+  // QK-layernorm (Attention(qk_layernorm=True), e.g. TensorRT-LLM's QWen for qwen3): not in Megatron's enum
+  attention_q_layernorm_weight: 'transformer.layers.attention.q_layernorm.weight',
+  attention_k_layernorm_weight: 'transformer.layers.attention.k_layernorm.weight',
 } as const;
 
 export type TRTLLMLayer = keyof typeof TRTLLMLayers;

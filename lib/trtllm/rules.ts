@@ -48,24 +48,30 @@ export interface ConvertedWeight {
 export type MegatronStateDict = ReadonlyMap<string, Tensor>;
 
 const EXPERT_KEY = /^(.*\.mlp\.experts)\.local_experts\.(\d+)\.(.+)$/;
+/** TEGroupedMLP's spelling of expert e: `...mlp.experts.linear_fc1.weight<e>` */
+const GROUPED_EXPERT_KEY = /^(.*\.mlp\.experts)\.(linear_fc[12])\.weight(\d+)$/;
 
 /**
- * Megatron stores MoE experts as `...mlp.experts.local_experts.<e>.linear_fc1.weight` (local spec) — stacked here
- * into `...mlp.experts.experts.linear_fc1.weight` [experts, ...], the name Megatron's conversion dict knows.
+ * Megatron stores MoE experts as `...mlp.experts.local_experts.<e>.linear_fc1.weight` (SequentialMLP) or
+ * `...mlp.experts.linear_fc1.weight<e>` (TEGroupedMLP) — stacked here into `...mlp.experts.experts.linear_fc1.weight`
+ * [experts, ...], the name Megatron's conversion dict knows.
  */
 export function stackLocalExperts(sd: MegatronStateDict): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   const groups = new Map<string, Map<number, Tensor>>();
   for (const [name, t] of sd) {
     const m = EXPERT_KEY.exec(name);
-    if (!m) {
+    const g = m ? null : GROUPED_EXPERT_KEY.exec(name);
+    if (!m && !g) {
       out.set(name, t);
       continue;
     }
-    const key = `${m[1]}.experts.${m[3]}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = new Map()));
-    g.set(Number(m[2]), t);
+    const key = m ? `${m[1]}.experts.${m[3]}` : `${g![1]}.experts.${g![2]}.weight`;
+    let experts = groups.get(key);
+    if (!experts) groups.set(key, (experts = new Map()));
+    const e = Number(m ? m[2] : g![3]);
+    if (experts.has(e)) fail('E_FORMAT', `two checkpoint tensors hold expert ${e} of ${key}`, { tensor: name });
+    experts.set(e, t);
   }
   for (const [key, experts] of groups) {
     const n = experts.size;
@@ -191,7 +197,9 @@ export function convertWeights(sd: MegatronStateDict, dict: ConversionDict, s: R
         break;
       case 'final_layernorm_weight':
       case 'input_layernorm_weight':
-      case 'post_layernorm_weight': {
+      case 'post_layernorm_weight':
+      case 'attention_q_layernorm_weight': // [head dim], the same on every rank (QWen's convert_hf_qwen)
+      case 'attention_k_layernorm_weight': {
         const n = normWeight(t);
         emit(name, number, [n.t], false, { affine: n.affine });
         break;

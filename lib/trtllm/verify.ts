@@ -31,7 +31,7 @@ interface Expect {
 }
 
 type Cfg = Record<string, unknown>;
-const ARCHS = ['GPTForCausalLM', 'LlamaForCausalLM', 'MixtralForCausalLM', 'GemmaForCausalLM', 'FalconForCausalLM'];
+const ARCHS = ['GPTForCausalLM', 'LlamaForCausalLM', 'MixtralForCausalLM', 'GemmaForCausalLM', 'FalconForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'];
 
 /**
  * Checks a TensorRT-LLM checkpoint directory the way TensorRT-LLM's loader would: config fields, every rank file,
@@ -105,6 +105,9 @@ export function verifyTrtllmDir(dir: string): VerifyResult {
   const maxPos = typeof cfg['max_position_embeddings'] === 'number' ? (cfg['max_position_embeddings'] as number) : 0;
   const postNorm = cfg['new_decoder_architecture'] === true ? 'mlp_layernorm' : 'post_layernorm';
   const kvr = Math.ceil(nkv / tp);
+  // QWen (arch/qwen.ts): q/k norms over the head for qwen3 / qwen3_moe
+  const qkNorm = cfg['qwen_type'] === 'qwen3' || cfg['qwen_type'] === 'qwen3_moe';
+  const qwen = cfg['qwen_type'] !== undefined;
 
   let tensors = 0;
   const model = [dtype];
@@ -127,9 +130,11 @@ export function verifyTrtllmDir(dir: string): VerifyResult {
       }
       need(`${p}attention.qkv.weight`, [(nq / tp + 2 * kvr) * hd, H]);
       need(`${p}attention.dense.weight`, [H, (nq * hd) / tp]);
+      if (qkNorm) for (const n of ['q', 'k']) need(`${p}attention.${n}_layernorm.weight`, [hd]);
       if (attnBias) {
         need(`${p}attention.qkv.bias`, [(nq / tp + 2 * kvr) * hd], biasRequired);
-        need(`${p}attention.dense.bias`, [H], biasRequired);
+        // QWen's attention has dense_bias=False whatever attn_bias says (TRT:`models/qwen/model.py` QWenDecoderLayer)
+        if (!qwen) need(`${p}attention.dense.bias`, [H], biasRequired);
       }
       if (moe) {
         need(`${p}mlp.router.weight`, [experts, H], true, ['float32', dtype]);

@@ -26,6 +26,8 @@ Options:
   --vocab-size N                tokenizer vocabulary: drop Megatron's padding rows beyond it
   --megatron-compat             byte-identical to Megatron's converter, also where TensorRT-LLM 1.x loads that
                                 wrong (tied lm_head, vocab % tp, QKV-only bias, layernorm-1p): for comparisons only
+  --accept-qk-norm-epsilon      QK-layernorm models (Qwen3 style): accept TensorRT-LLM's fixed q/k-norm epsilon
+                                1e-5 when the model's differs (logits then differ slightly from Megatron's)
   --threads N                   executor threads (default: all cores)
   --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE             CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
@@ -78,6 +80,9 @@ export function parseTrtllmArgs(argv: string[]): Args {
         o.embeddingShardingDim = d === '0' ? 0 : 1;
         return true;
       }
+      case '--accept-qk-norm-epsilon':
+        o.helperOptions = { ...o.helperOptions, acceptQkNormEpsilon: true };
+        return true;
       case '--rank': {
         const v = value();
         rank = v === 'auto' ? 'auto' : intArg(a, v, 0);
