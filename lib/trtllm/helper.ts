@@ -12,6 +12,8 @@ import { allRanks, type RankMapping, rankMapping } from './mapping.js';
 import { type PyJson, pyJsonDump } from '../export/pyjson.js';
 import { planRankTensors, sortLikeSafetensors, weightsForRank } from './rank-weights.js';
 import { checkTensorParallel, type ConvertedWeight, convertWeights, padVocabSize } from './rules.js';
+import { isGated } from './activation.js';
+import { applyFp8, type Fp8Options, fp8Quantization } from './fp8.js';
 import { helperBuildAndSaveEngine, type HelperBuildInput, type MegatronBuildArgs } from './engine-megatron.js';
 import type { BuildEngineControl, EngineBuildResult } from './engine-build.js';
 
@@ -56,6 +58,12 @@ export interface GetWeightsOptions {
   readonly stateDictSplitByLayerNumbers?: boolean;
   /** on-device conversion: this rank's place (Megatron reads it from parallel_state) */
   readonly parallelState?: ParallelState;
+  /** Megatron's `fp8_quantized`: FP8 weights with the scaling factors of Transformer Engine's `_extra_state` */
+  readonly fp8Quantized?: boolean;
+  /** Megatron's `fp8_kvcache`: FP8 KV cache (a 1.0 `kv_cache_scaling_factor` per layer) */
+  readonly fp8Kvcache?: boolean;
+  /** the `_extra_state` entries FP8 scales are read from (Checkpoint.extraState; Megatron finds them in the state dict) */
+  readonly extraState?: ReadonlyMap<string, () => unknown>;
 }
 
 /** One rank's converted weights: plan tensors (metadata, nothing read yet) in file order. */
@@ -158,7 +166,10 @@ export class TRTLLMHelper {
     for (const k of [...sd.keys()]) if (k.includes('extra_state')) sd.delete(k);
     if (o.stateDictSplitByLayerNumbers === false) sd = unstackLayers(sd, this.transformerConfig.numLayers);
 
+    const fp8: Fp8Options | undefined = o.fp8Quantized || o.fp8Kvcache ? { quantized: o.fp8Quantized === true, kvCache: o.fp8Kvcache === true, extraState: o.extraState } : undefined;
+
     if (o.onDeviceDistributedConversion) {
+      if (fp8) fail('E_UNSUPPORTED', 'FP8 export with on-device conversion: convert on a single device (exportConfig) instead');
       if (o.vocabSize === undefined) fail('E_USAGE', 'Need to pass in vocabSize for on device conversion');
       if (!(ON_DEVICE_MODEL_TYPES as readonly string[]).includes(this.modelType)) fail('E_UNSUPPORTED', `On device conversion only supported for model types ${ON_DEVICE_MODEL_TYPES.join(', ')}`);
       if (o.exportConfig !== undefined) fail('E_USAGE', 'exportConfig is inferred from the parallel state for on device conversion; load the model in the layout you want and pass its state dict');
@@ -183,25 +194,27 @@ export class TRTLLMHelper {
       useParallelEmbedding: e.useParallelEmbedding ?? false,
       embeddingShardingDim: e.embeddingShardingDim ?? 0,
       gpusPerNode: o.gpusPerNode,
+      fp8,
     });
   }
 
   /** Single-device conversion with the extensions exportTrtllm uses (tokenizer-vocabulary trimming, selected ranks). */
   convertSingleDevice(
     sd: ReadonlyMap<string, Tensor>,
-    x: { dtype: TrtDType; tpSize: number; ppSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1; gpusPerNode?: number | undefined; vocabSize?: number | undefined; ranks?: readonly number[] | undefined },
+    x: { dtype: TrtDType; tpSize: number; ppSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1; gpusPerNode?: number | undefined; vocabSize?: number | undefined; ranks?: readonly number[] | undefined; fp8?: Fp8Options | undefined },
   ): { weights: TrtllmRankWeights[]; configs: TrtllmPretrainedConfig[] } {
     const c = this.transformerConfig;
     checkTensorParallel(c, x.tpSize);
     if (!Number.isInteger(x.ppSize) || x.ppSize < 1 || x.ppSize > c.numLayers) fail('E_CONFIG', `pipeline-parallel size ${x.ppSize} must be between 1 and the model's ${c.numLayers} layers`);
     if (x.embeddingShardingDim !== 0 && x.embeddingShardingDim !== 1) fail('E_USAGE', `embeddingShardingDim must be 0 or 1, got ${String(x.embeddingShardingDim)}`);
-    const converted = convertWeights(sd, this.trtllmConversionDict, {
+    const plain = convertWeights(sd, this.trtllmConversionDict, {
       ...this.ruleBase(x.dtype),
       tpSize: x.tpSize,
       useParallelEmbedding: x.useParallelEmbedding,
       embeddingShardingDim: x.embeddingShardingDim,
       vocabSize: x.vocabSize,
     });
+    const converted = x.fp8 ? applyFp8(plain, x.fp8, this.trtllmConversionDict, isGated(this.activation, c), c) : plain;
     const fields = trtllmConfig(this.modelOptions(), {
       dtype: x.dtype,
       tpSize: x.tpSize,
@@ -211,6 +224,7 @@ export class TRTLLMHelper {
       useParallelEmbedding: x.useParallelEmbedding,
       embeddingShardingDim: x.embeddingShardingDim,
     });
+    if (x.fp8) fields['quantization'] = fp8Quantization(x.fp8);
     const renamePostLayernorm = fields['new_decoder_architecture'] === true ? 'mlp_layernorm' : undefined;
     const mappings = allRanks(x.tpSize, x.ppSize).filter((m) => !x.ranks || x.ranks.includes(m.rank));
     return {
