@@ -24,6 +24,9 @@ Options:
   --parallel-embedding          shard the embeddings over TP ranks
   --embedding-sharding-dim 0|1  0 = vocabulary rows (default), 1 = hidden columns
   --vocab-size N                tokenizer vocabulary: drop Megatron's padding rows beyond it
+  --fp8                         FP8 weights from the checkpoint's Transformer Engine FP8 scaling factors (Megatron's
+                                fp8_quantized; TE 1.x and 2.x _extra_state; torch_dist or TP1 PP1 legacy)
+  --fp8-kv-cache                FP8 KV cache: kv_cache_scaling_factor 1.0 per layer (Megatron's fp8_kvcache)
   --threads N                   executor threads (default: all cores)
   --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE             CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
@@ -68,6 +71,12 @@ export function parseTrtllmArgs(argv: string[]): Args {
         o.embeddingShardingDim = d === '0' ? 0 : 1;
         return true;
       }
+      case '--fp8':
+        o.fp8Quantized = true;
+        return true;
+      case '--fp8-kv-cache':
+        o.fp8Kvcache = true;
+        return true;
       case '--rank':
         rank = intArg(a, value(), 0);
         return true;
