@@ -1,21 +1,17 @@
-// `mcore-export trtllm --fp8 [--fp8-kv-cache]` as a child process (`npm run build:ts` first): Megatron's FP8
-// reference bytes from a TE 2.x checkpoint, and the coded refusal of a checkpoint without FP8 state.
-import { spawnSync } from 'node:child_process';
+// `mcore-export trtllm --fp8 [--fp8-kv-cache]` as a child process (the CLI from source): Megatron's FP8 reference
+// bytes from a TE 2.x checkpoint, and the coded refusal of a checkpoint without FP8 state.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
+import { sourceCli } from '../support/cli.js';
 import { fixture, fp8Fixture } from '../support/fixtures.js';
 
-const BIN = fileURLToPath(new URL('../../bin/mcore-export.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-trtllm-fp8-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, RANK: '', WORLD_SIZE: '', OMPI_COMM_WORLD_RANK: '', OMPI_COMM_WORLD_SIZE: '', PMI_RANK: '', PMI_SIZE: '', SLURM_PROCID: '', SLURM_NTASKS: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const NO_LAUNCHER = { RANK: '', WORLD_SIZE: '', OMPI_COMM_WORLD_RANK: '', OMPI_COMM_WORLD_SIZE: '', PMI_RANK: '', PMI_SIZE: '', SLURM_PROCID: '', SLURM_NTASKS: '' };
+const cli = (...args: string[]) => sourceCli(args, { env: NO_LAUNCHER });
 
 test('--fp8 --fp8-kv-cache on a TE 2.x checkpoint writes Megatron\'s FP8 reference bytes', () => {
   const out = join(tmp, 'gptnext');
