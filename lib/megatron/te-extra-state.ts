@@ -75,13 +75,17 @@ function floats(v: unknown, key: string, where: string): Float32Array {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
-/** The bytes of a small contiguous view (extra state and scale tensors are a few KiB at most). */
+/** Extra state is a few KiB (scales and an amax history per module); refuse absurd sizes before reading. */
+const MAX_EXTRA_STATE_BYTES = 64 << 20;
+
+/** The bytes of a small contiguous view (extra state and scale tensors). */
 function viewBytes(v: View, where: string): Uint8Array {
   checkInBounds(v, { tensor: where });
   if (!isContiguous(v)) fail('E_UNSUPPORTED', 'a non-contiguous Transformer Engine extra-state tensor', { tensor: where });
   const item = v.dtype === 'uint8' ? 1 : 4;
   const start = v.offset * item;
   const len = numel(v.shape) * item;
+  if (len > MAX_EXTRA_STATE_BYTES) fail('E_UNSUPPORTED', `Transformer Engine extra state of ${len} bytes (more than ${MAX_EXTRA_STATE_BYTES})`, { tensor: where });
   const s = v.storage;
   if (s.kind === 'memory') return s.bytes.subarray(start, start + len);
   if (s.kind === 'zeros') return new Uint8Array(len);

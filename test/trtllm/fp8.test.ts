@@ -96,11 +96,45 @@ describe('Transformer Engine extra state', () => {
     expect(decodeTeExtraState(null, k)).toBeNull();
   });
 
+  test('a TE 2.x recipe without per-tensor scales (current scaling) is refused with E_UNSUPPORTED', () => {
+    const state = Buffer.from('\x80\x02}X\x06\x00\x00\x00recipectransformer_engine.common.recipe\nFloat8CurrentScaling\n)\x81s.', 'latin1');
+    expect(() => decodeTeExtraState(new Uint8Array(state), 'x')).toThrow(expect.objectContaining({ code: 'E_UNSUPPORTED', message: expect.stringMatching(/Float8CurrentScaling/) }));
+  });
+
+  test('truncated or corrupted TE 1.x / TE 2.x state ends in a coded error, never a crash', () => {
+    const v = ckpts.te2.extraState!.get(key)!() as { storage: { path: string; byteOffset: number }; offset: number; shape: number[] };
+    const te2 = readFileSync(v.storage.path).subarray(v.storage.byteOffset + v.offset, v.storage.byteOffset + v.offset + v.shape[0]!);
+    const te1 = (ckpts.te1.extraState!.get(key)!() as PyBytesIO).bytes;
+    expect(decodeTeExtraState(new Uint8Array(te2), key)).not.toBeNull();
+    for (const [wrap, bytes] of [[(b: Uint8Array) => b, te2], [(b: Uint8Array) => new PyBytesIO(b), te1]] as const) {
+      for (let cut = 1; cut < bytes.length; cut += 97) expect(() => decodeTeExtraState(wrap(bytes.slice(0, cut)), key)).toThrow(ExportError);
+      for (let at = 0; at < bytes.length; at += 61) {
+        const b = bytes.slice();
+        b[at] = b[at]! ^ 0x5a;
+        try {
+          decodeTeExtraState(wrap(b), key);
+        } catch (e) {
+          expect(e).toBeInstanceOf(ExportError);
+        }
+      }
+    }
+  });
+
   test('a pickle naming any other global is refused, never executed (E_SECURITY)', () => {
     const evil = new Uint8Array(Buffer.from('\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R.', 'latin1'));
     expect(() => decodeTeExtraState(evil, 'x')).toThrow(expect.objectContaining({ code: 'E_SECURITY' }));
     expect(() => decodeTeExtraState(new PyBytesIO(new Uint8Array([1, 2, 3])), 'x')).toThrow(ExportError);
   });
+});
+
+test('without --fp8 the FP8 checkpoints export as the classic model does (TE names, extra state ignored)', async () => {
+  for (const te of ['te1', 'te2']) {
+    const ckpt = openCheckpoint(fp8Fixture('megatron', 'llama', te, 'torch', 'tp1pp1'), { modelType: 'llama' });
+    const out = join(tmp, `plain-${te}`);
+    await exportTrtllm(ckpt, { outDir: out, tpSize: 2, dtype: 'bfloat16', threads: 2 });
+    const ref = fixture('reference', 'llama', 'tp2_pp1_bfloat16');
+    for (const f of readdirSync(ref)) expect(readFileSync(join(out, f)).equals(readFileSync(join(ref, f))), `${te} ${f}`).toBe(true);
+  }
 });
 
 test('--fp8 on a checkpoint without FP8 state fails with E_CONFIG before anything is written', async () => {
