@@ -169,19 +169,21 @@ export class TRTLLMHelper {
     const fp8: Fp8Options | undefined = o.fp8Quantized || o.fp8Kvcache ? { quantized: o.fp8Quantized === true, kvCache: o.fp8Kvcache === true, extraState: o.extraState } : undefined;
 
     if (o.onDeviceDistributedConversion) {
-      if (fp8) fail('E_UNSUPPORTED', 'FP8 export with on-device conversion: convert on a single device (exportConfig) instead');
       if (o.vocabSize === undefined) fail('E_USAGE', 'Need to pass in vocabSize for on device conversion');
       if (!(ON_DEVICE_MODEL_TYPES as readonly string[]).includes(this.modelType)) fail('E_UNSUPPORTED', `On device conversion only supported for model types ${ON_DEVICE_MODEL_TYPES.join(', ')}`);
       if (o.exportConfig !== undefined) fail('E_USAGE', 'exportConfig is inferred from the parallel state for on device conversion; load the model in the layout you want and pass its state dict');
       if (o.gpusPerNode === undefined) fail('E_USAGE', 'Need to pass in gpusPerNode for on device conversion');
       const ps = o.parallelState ?? fail('E_USAGE', 'on device conversion needs parallelState { tpRank, tpSize, ppRank, ppSize }');
       checkParallelState(ps);
-      const converted = convertRankShard(sd, this.trtllmConversionDict, this.ruleBase(o.dtype), ps, o.vocabSize);
+      const shard = convertRankShard(sd, this.trtllmConversionDict, this.ruleBase(o.dtype), ps, o.vocabSize);
+      // FP8 scales come from this rank's own extra state (stage-local layer numbers, as the shard's)
+      const converted = fp8 ? applyFp8(shard, fp8, this.trtllmConversionDict, isGated(this.activation, this.transformerConfig), this.transformerConfig) : shard;
       const mapping = rankMapping(ps.ppRank * ps.tpSize + ps.tpRank, ps.tpSize, ps.ppSize);
       const tensors = planRankTensors(sortLikeSafetensors(converted.map((w) => ({ name: w.name, tensor: w.parts[0]!, dtype: w.dtype, affine: w.affine }))));
       const fields = trtllmConfig(this.modelOptions(), {
         dtype: o.dtype, tpSize: ps.tpSize, ppSize: ps.ppSize, gpusPerNode: o.gpusPerNode, vocabSize: o.vocabSize, useParallelEmbedding: true, embeddingShardingDim: 0,
       });
+      if (fp8) fields['quantization'] = fp8Quantization(fp8);
       return { weights: [{ rank: mapping.rank, mapping, tensors }], configs: [makeConfig(mapping, fields)] };
     }
 

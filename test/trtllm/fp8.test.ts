@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ExportError } from '../../lib/errors.js';
+import { nativeExecutor } from '../../lib/export/executor.js';
 import { PyBytesIO } from '../../lib/formats/pickle-torch.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { decodeTeExtraState } from '../../lib/megatron/te-extra-state.js';
@@ -31,7 +32,7 @@ interface Case {
 const cases: Case[] = readdirSync(fp8Fixture('reference'), { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .flatMap((m) =>
-    readdirSync(fp8Fixture('reference', m.name)).map((name) => {
+    readdirSync(fp8Fixture('reference', m.name)).filter((name) => !name.startsWith('distributed_')).map((name) => {
       const r = /^tp(\d+)_pp(\d+)_(bfloat16|float16|float32)(_kvcache)?$/.exec(name);
       if (!r) throw new Error(`unexpected reference case ${m.name}/${name}`);
       return { model: m.name, name, dir: fp8Fixture('reference', m.name, name), tp: Number(r[1]), pp: Number(r[2]), dtype: r[3]!, kv: r[4] !== undefined };
@@ -72,6 +73,23 @@ test('TRTLLMHelper.getTrtllmPretrainedConfigAndModelWeights takes fp8Quantized /
   }
   for (const n of ['transformer.vocab_embedding.weight', 'lm_head.weight', 'transformer.ln_f.weight', 'transformer.layers.0.input_layernorm.weight']) expect(byName.get(n)!.dtype).toBe('bfloat16');
   expect(byName.has('transformer.layers.0.attention.kv_cache_scaling_factor')).toBe(false);
+});
+
+test.each([
+  ['llama', 300, true],
+  ['gpt2', 200, false],
+] as const)('on-device conversion (%s, TP1, vocab %i, kv cache %s) writes Megatron\'s DistributedTRTLLMModelWeightsConverter bytes', async (model, vocabSize, kv) => {
+  const ckpt = openCheckpoint(fp8Fixture('megatron', model, 'te2', 'torch', 'tp1pp1'), { modelType: MODEL_TYPE[model]! });
+  const helper = new TRTLLMHelper(helperOptionsFor(ckpt, MODEL_TYPE[model]!));
+  const { weights, configs } = helper.getTrtllmPretrainedConfigAndModelWeights({
+    modelStateDict: ckpt.tensors, dtype: 'bfloat16', onDeviceDistributedConversion: true, vocabSize, gpusPerNode: 1,
+    parallelState: { tpRank: 0, tpSize: 1, ppRank: 0, ppSize: 1 }, fp8Quantized: true, fp8Kvcache: kv, extraState: ckpt.extraState!,
+  });
+  const ref = fp8Fixture('reference', model, `distributed_tp1_bfloat16${kv ? '_kvcache' : ''}`);
+  expect(configs[0]!.toJson()).toBe(readFileSync(join(ref, 'config.json'), 'utf8'));
+  const path = join(tmp, `on-device-${model}.safetensors`);
+  await nativeExecutor({ files: [{ path, tensors: weights[0]!.tensors }] }, { threads: 2 });
+  expect(readFileSync(path).equals(readFileSync(join(ref, 'rank0.safetensors')))).toBe(true);
 });
 
 describe('Transformer Engine extra state', () => {

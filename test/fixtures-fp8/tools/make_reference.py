@@ -14,6 +14,12 @@ The one patch: Megatron's `_load_scaling_factors` calls `torch.load(val)` on the
 `map_location`; TE 1.x state tensors are tagged cuda:0, so on a CPU-only machine it raises. While the helper runs,
 `torch.load` of an `io.BytesIO` gets `map_location="cpu"` (nothing else changes). The unpatched run's error and
 Megatron's error on the TE 2.x checkpoint are recorded in reference/ERRORS.txt.
+
+On-device conversion (`distributed_*` cases: `on_device_distributed_conversion=True`,
+`DistributedTRTLLMModelWeightsConverter`) runs as one process (torch.distributed over gloo, world size 1,
+`parallel_state.initialize_model_parallel(1, 1)`), `vocab_size` = the tokenizer's, `gpus_per_node=1`. That converter
+copies each weight into `torch.empty(..., pin_memory=True)`, which a CPU-only torch refuses; while it runs,
+`torch.empty` gets `pin_memory=False` (pinned or not, the values are the same). No other change.
 """
 import functools
 import io
@@ -132,3 +138,46 @@ for model, tp, pp, dtype, kv in CASES:
     for rank, w in enumerate(weights):
         save_file({k: v.detach().to("cpu").contiguous().clone() for k, v in w.items()}, os.path.join(d, f"rank{rank}.safetensors"))
     print("wrote", d, len(weights), "ranks")
+
+
+class no_pinned_memory:
+    """The second patch (on-device cases only): torch.empty(..., pin_memory=True) → pin_memory=False."""
+
+    def __enter__(self):
+        self.orig = torch.empty
+
+        @functools.wraps(self.orig)
+        def patched(*args, **kwargs):
+            kwargs["pin_memory"] = False
+            return self.orig(*args, **kwargs)
+
+        torch.empty = patched
+
+    def __exit__(self, *exc):
+        torch.empty = self.orig
+
+
+import torch.distributed as dist  # noqa: E402
+
+from megatron.core import parallel_state  # noqa: E402
+
+os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+os.environ.setdefault("MASTER_PORT", "29533")
+dist.init_process_group("gloo", rank=0, world_size=1)
+parallel_state.initialize_model_parallel(1, 1)
+# (model, tokenizer vocab, fp8_kvcache)
+for model, vocab, kv in (("llama", 300, True), ("gpt2", 200, False)):
+    ck = load(model, 1)
+    with map_bytesio_to_cpu(), no_pinned_memory():
+        weights, configs = helper_for(model, ck["args"]).get_trtllm_pretrained_config_and_model_weights(
+            model_state_dict=dict(ck["model"]), dtype=DataType.bfloat16, on_device_distributed_conversion=True,
+            vocab_size=vocab, gpus_per_node=1, fp8_quantized=True, fp8_kvcache=kv,
+        )
+    d = os.path.join(out_root, model, "distributed_tp1_bfloat16" + ("_kvcache" if kv else ""))
+    os.makedirs(d)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(configs[0].to_dict(), f, indent=2)
+        f.write("\n")
+    save_file({k: v.detach().to("cpu").contiguous().clone() for k, v in weights[0].items()}, os.path.join(d, "rank0.safetensors"))
+    print("wrote", d, "(on-device)")
+dist.destroy_process_group()
