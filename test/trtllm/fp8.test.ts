@@ -160,6 +160,10 @@ test('--fp8 on a checkpoint without FP8 state fails with E_CONFIG before anythin
   const out = join(tmp, 'no-fp8-state');
   await expect(exportTrtllm(ckpt, { outDir: out, fp8Quantized: true })).rejects.toMatchObject({ code: 'E_CONFIG' });
   expect(existsSync(out)).toBe(false);
+  // a legacy checkpoint trained with TP > 1 keeps per-rank states that are not merged: the message says where scales come from
+  const tp2 = openCheckpoint(fixture('megatron', 'llama', 'torch', 'tp2pp1'), { modelType: 'llama' });
+  await expect(exportTrtllm(tp2, { outDir: out, fp8Quantized: true })).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/torch_dist and TP1 PP1 legacy/) });
+  expect(existsSync(out)).toBe(false);
   // the KV-cache flag alone needs no FP8 state (Megatron writes 1.0 scales): it is the config's kv algo only
   const r = await exportTrtllm(ckpt, { outDir: out, fp8Kvcache: true, dryRun: true });
   expect(r.config['quantization']).toEqual({ quant_algo: null, kv_cache_quant_algo: 'FP8' });
