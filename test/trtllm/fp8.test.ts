@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ExportError } from '../../lib/errors.js';
 import { nativeExecutor } from '../../lib/export/executor.js';
+import { features } from '../../lib/native.js';
 import { PyBytesIO } from '../../lib/formats/pickle-torch.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { decodeTeExtraState } from '../../lib/megatron/te-extra-state.js';
@@ -56,6 +57,23 @@ describe.each(cases.map((c) => [`${c.model}/${c.name}`, c] as const))('%s', (_, 
     for (const f of readdirSync(c.dir)) expect(readFileSync(join(out, f)).equals(readFileSync(join(c.dir, f))), f).toBe(true);
     rmSync(out, { recursive: true });
   });
+});
+
+// The CUDA executor scales and casts on the GPU: the same bytes (run this file on the GPU machine).
+const gpus = (() => {
+  try {
+    return features().cudaDevices;
+  } catch {
+    return 0;
+  }
+})();
+test.skipIf(!gpus)('--device cuda writes the same FP8 bytes for every reference case', async () => {
+  for (const c of cases) {
+    const ckpt = openCheckpoint(fp8Fixture('megatron', c.model, 'te2', 'torch', 'tp1pp1'), { modelType: MODEL_TYPE[c.model]! });
+    const out = join(tmp, `cuda-${c.model}-${c.name}`);
+    await exportTrtllm(ckpt, { outDir: out, tpSize: c.tp, ppSize: c.pp, dtype: c.dtype, fp8Quantized: true, fp8Kvcache: c.kv, device: 'cuda' });
+    for (const f of readdirSync(c.dir)) expect(readFileSync(join(out, f)).equals(readFileSync(join(c.dir, f))), `${c.model}/${c.name}/${f}`).toBe(true);
+  }
 });
 
 test('TRTLLMHelper.getTrtllmPretrainedConfigAndModelWeights takes fp8Quantized / fp8Kvcache / extraState', () => {
