@@ -144,7 +144,11 @@ export function openLegacy(path: string, iteration: number | null = null): Legac
     lastStageLayers: optionalIntArg(args, 'decoder_last_pipeline_num_layers'),
   });
   const it = first.top.get('iteration');
-  const extraState = shards.length === 1 ? new Map([...shards[0]!.entries].filter(([k]) => typeof k === 'string' && k.includes('._extra_state')).map(([k, v]) => [k as string, () => v])) : undefined;
+  // Per-rank FP8 states of a sharded legacy checkpoint would need merging: only a single shard's are offered.
+  const extraState =
+    shards.length === 1
+      ? new Map([...shards[0]!.entries].filter(([k]) => typeof k === 'string' && k.includes('._extra_state')).map(([k, v]) => [k as string, () => v]))
+      : undefined;
   const cv = first.top.get('checkpoint_version');
   return {
     args,
