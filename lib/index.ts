@@ -15,6 +15,7 @@ export { TRTLLMLayers, type TRTLLMLayer } from './trtllm/layers.js';
 export { DEFAULT_CONVERSION_DICT, type ConversionDict } from './trtllm/conversion-dict.js';
 export { verifyTrtllmDir, type VerifyResult, type VerifyProblem } from './trtllm/verify.js';
 export { type TrtDType } from './trtllm/config.js';
+export { decodeTeExtraState, type Fp8ScalingState } from './megatron/te-extra-state.js';
 // Hugging Face
 export { exportHf, type HfExportOptions, type HfExportResult } from './hf/export.js';
 export { toHfModel, HF_ARCHITECTURES } from './hf/convert.js';

@@ -80,10 +80,20 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
   return new Machine(data, opts).run();
 }
 
+/** Runs the pickle at the start of `data` and says where its STOP ended (for a stream of pickles). */
+export function unpickleFirst(data: Uint8Array, opts: UnpickleOptions): { value: unknown; end: number } {
+  const m = new Machine(data, opts);
+  const value = m.run();
+  return { value, end: m.position };
+}
+
 const decoder = new TextDecoder('utf-8');
 
 class Machine {
   private pos = 0;
+  get position(): number {
+    return this.pos;
+  }
   private stack: unknown[] = [];
   private marks: number[] = [];
   private memo = new Map<number, unknown>();

@@ -7,7 +7,7 @@ import { fmtShape } from '../tensor/shape.js';
 import { checkInBounds, type Storage, type View } from '../tensor/view.js';
 import { type GlobalTable, type PickleContext, unpickle } from './pickle.js';
 import { TorchStorageType, type TorchTensorDescriptor, torchGlobals } from './pickle-torch.js';
-import { type Region, readZip, readZipEntry, type ZipArchive } from './zip.js';
+import { type Region, readZip, readZipBytes, readZipEntry, type ZipArchive } from './zip.js';
 
 /** A tensor whose dtype we cannot represent (float64, int16, complex ...): kept so callers can name it. */
 export class UnsupportedTensor {
@@ -34,7 +34,16 @@ export interface ReadTorchSaveOptions {
 
 /** Reads the torch.save archive at `path` (or in `region` of it). */
 export function readTorchSave(path: string, region?: Region, opts: ReadTorchSaveOptions = {}): TorchSave {
-  const archive = readZip(path, region);
+  return readArchive(readZip(path, region), opts);
+}
+
+/** Reads a torch.save archive held in memory (its tensors are views of `bytes`); `name` is what errors call it. */
+export function readTorchSaveBytes(bytes: Uint8Array, name: string, opts: ReadTorchSaveOptions = {}): TorchSave {
+  return readArchive(readZipBytes(bytes, name), opts);
+}
+
+function readArchive(archive: ZipArchive, opts: ReadTorchSaveOptions): TorchSave {
+  const path = archive.path;
   const first = archive.entries.keys().next();
   if (first.done) fail('E_FORMAT', 'torch archive has no entries', { file: path });
   // torch takes the prefix from the first record's directory, never from the file name
@@ -62,7 +71,10 @@ export function readTorchSave(path: string, region?: Region, opts: ReadTorchSave
     if (!entry) fail('E_FORMAT', `storage record '${prefix}/data/${key}' is missing`, { file: ctx.file });
     const elem = isDType(type.dtype) ? itemsize(type.dtype) : (STORAGE_ITEMSIZE[type.dtype] ?? 1);
     if (numel * elem > entry.size) fail('E_FORMAT', `storage '${key}' claims ${numel} ${type.dtype} elements but its record holds ${entry.size} bytes`, { file: ctx.file });
-    const s = { storage: { kind: 'file', path, byteOffset: entry.dataOffset, byteLength: numel * elem } as Storage, type, numel };
+    const storage: Storage = archive.bytes
+      ? { kind: 'memory', bytes: archive.bytes.subarray(entry.dataOffset, entry.dataOffset + numel * elem) }
+      : { kind: 'file', path, byteOffset: entry.dataOffset, byteLength: numel * elem };
+    const s = { storage, type, numel };
     storages.set(key, s);
     return s;
   };

@@ -22,7 +22,10 @@ export interface ZipEntry {
 }
 
 export interface ZipArchive {
+  /** the file (or, for an archive in memory, the name errors use) */
   readonly path: string;
+  /** set for an archive read from memory (readZipBytes): entries' offsets index these bytes */
+  readonly bytes?: Uint8Array;
   readonly region: Region;
   /** entries in central-directory order */
   readonly entries: ReadonlyMap<string, ZipEntry>;
@@ -52,10 +55,22 @@ export function readZip(path: string, region?: Region): ZipArchive {
     if (!isSafeRange(r.offset, r.length) || r.offset + r.length > fileSize) {
       fail('E_FORMAT', `zip region [${r.offset}, +${r.length}) lies outside the ${fileSize}-byte file`, { file: path });
     }
-    return new ZipReader(fd, path, r).read();
+    return new ZipReader((at, n) => preadExact(fd, path, at, n), path, r).read();
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Reads the directory of a zip held in memory (a torch.save archive nested in a pickle: Transformer Engine 1.x
+ * `_extra_state`). `name` is what errors call it.
+ */
+export function readZipBytes(bytes: Uint8Array, name: string): ZipArchive {
+  const read = (at: number, n: number): Uint8Array => {
+    if (at + n > bytes.byteLength) fail('E_FORMAT', `archive ends at ${bytes.byteLength} while reading ${n} bytes at ${at}`, { file: name });
+    return bytes.subarray(at, at + n);
+  };
+  return { ...new ZipReader(read, name, { offset: 0, length: bytes.byteLength }).read(), bytes };
 }
 
 /** Reads one entry's bytes (small records: data.pkl, byteorder, version). */
@@ -63,6 +78,7 @@ export function readZipEntry(archive: ZipArchive, name: string, maxBytes = 1 << 
   const e = archive.entries.get(name);
   if (!e) fail('E_FORMAT', `zip entry '${name}' is missing`, { file: archive.path });
   if (e.size > maxBytes) fail('E_UNSUPPORTED', `zip entry '${name}' is ${e.size} bytes, more than the ${maxBytes} allowed`, { file: archive.path });
+  if (archive.bytes) return archive.bytes.subarray(e.dataOffset, e.dataOffset + e.size);
   const fd = openSync(archive.path, 'r');
   try {
     return preadExact(fd, archive.path, e.dataOffset, e.size);
@@ -88,7 +104,7 @@ function preadExact(fd: number, path: string, position: number, length: number):
 
 class ZipReader {
   constructor(
-    private readonly fd: number,
+    private readonly pread: (position: number, length: number) => Uint8Array,
     private readonly path: string,
     private readonly region: Region,
   ) {}
@@ -102,7 +118,7 @@ class ZipReader {
     if (!isSafeRange(rel, length) || rel + length > this.region.length) {
       this.bad(`${what} at ${rel} (+${length}) lies outside the ${this.region.length}-byte archive`);
     }
-    const b = preadExact(this.fd, this.path, this.region.offset + rel, length);
+    const b = this.pread(this.region.offset + rel, length);
     return new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 

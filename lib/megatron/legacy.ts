@@ -20,6 +20,8 @@ export interface LegacyCheckpoint {
   readonly config: TransformerConfig;
   readonly layout: TrainingLayout;
   readonly tensors: Map<string, Tensor>;
+  /** `_extra_state` values of a TP1 PP1 EP1 checkpoint (see Checkpoint.extraState) */
+  readonly extraState?: ReadonlyMap<string, () => unknown>;
 }
 
 interface RankFile {
@@ -144,6 +146,11 @@ export function openLegacy(path: string, iteration: number | null = null): Legac
     lastStageLayers: optionalIntArg(args, 'decoder_last_pipeline_num_layers'),
   });
   const it = first.top.get('iteration');
+  // Per-rank FP8 states of a sharded legacy checkpoint would need merging: only a single shard's are offered.
+  const extraState =
+    shards.length === 1
+      ? new Map([...shards[0]!.entries].filter(([k]) => typeof k === 'string' && k.includes('._extra_state')).map(([k, v]) => [k as string, () => v]))
+      : undefined;
   const cv = first.top.get('checkpoint_version');
   return {
     args,
@@ -152,6 +159,7 @@ export function openLegacy(path: string, iteration: number | null = null): Legac
     config,
     layout: { tp, pp, ep, vp, files: ranks.map((r) => r.file) },
     tensors,
+    ...(extraState ? { extraState } : {}),
   };
 }
 

@@ -70,6 +70,7 @@ function legacyCheckpoint(path: string, iteration: number | null, opts: OpenChec
     modelType: opts.modelType ?? guessModelType(ck.config, ck.args),
     layout: ck.layout,
     tensors: ck.tensors,
+    ...(ck.extraState ? { extraState: ck.extraState } : {}),
     close() {
       // nothing is held open: views name files, the executor maps them
     },

@@ -114,6 +114,20 @@ function legacyOrder(names: readonly string[]): string[] {
     .map((x) => x.n);
 }
 
+/** `<module>._extra_state/shard_<layer>_<layers>` byte items → `decoder.layers.<layer>.<module>._extra_state`, read lazily. */
+function dcpExtraState(iterDir: string, metaFile: string, entries: ReadonlyMap<string, DcpEntry>): Map<string, () => unknown> {
+  const out = new Map<string, () => unknown>();
+  for (const e of entries.values()) {
+    const m = /^(.*)\._extra_state\/shard_(\d+)_(\d+)$/.exec(e.fqn);
+    if (e.kind !== 'bytes' || !m) continue;
+    const [, module, index] = m as unknown as [string, string, string];
+    const name = module.startsWith('decoder.layers.') ? `decoder.layers.${index}.${module.slice('decoder.layers.'.length)}._extra_state` : `${module}._extra_state`;
+    const path = itemPath(iterDir, e.storage, metaFile, e.fqn);
+    out.set(name, () => readTorchSave(path, { offset: e.storage.offset, length: e.storage.length }).value);
+  }
+  return out;
+}
+
 /** Opens a torch_dist checkpoint: the checkpoint root (with the tracker file) or an iteration directory. */
 export function openTorchDist(dir: string, opts: OpenTorchDistOptions = {}): Checkpoint {
   const { iterDir, trackerIteration } = torchDistIterationDir(dir);
@@ -150,6 +164,7 @@ export function openTorchDist(dir: string, opts: OpenTorchDistOptions = {}): Che
     }
   }
   if (tensors.size === 0) fail('E_FORMAT', 'checkpoint holds no model tensors', { file: metaFile });
+  const extraState = dcpExtraState(iterDir, metaFile, meta.entries);
   const ordered = new Map(legacyOrder([...tensors.keys()]).map((n) => [n, tensors.get(n)!]));
 
   const iteration = typeof common.state.get('iteration') === 'number' ? (common.state.get('iteration') as number) : trackerIteration;
@@ -169,6 +184,7 @@ export function openTorchDist(dir: string, opts: OpenTorchDistOptions = {}): Che
     modelType: opts.modelType ?? guessModelType(config, args),
     layout,
     tensors: ordered,
+    extraState,
     close() {
       // nothing is held open: views name files, the executor maps them
     },

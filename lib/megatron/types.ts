@@ -129,5 +129,11 @@ export interface Checkpoint {
    * `_extra_state` entries are not tensors and are not listed.
    */
   readonly tensors: ReadonlyMap<string, Tensor>;
+  /**
+   * Each module's `_extra_state` (Transformer Engine FP8 state), by TP1 PP1 legacy name
+   * (`decoder.layers.3.self_attention.linear_qkv._extra_state`), read when called (te-extra-state.ts decodes it).
+   * Present for torch_dist checkpoints and TP1 PP1 legacy ones; absent where per-rank states would need merging.
+   */
+  readonly extraState?: ReadonlyMap<string, () => unknown>;
   close(): void;
 }

@@ -51,6 +51,10 @@ export interface ExportTrtllmOptions {
   readonly signal?: AbortSignal;
   /** TRTLLMHelper options to override what the checkpoint's args imply (activation, rotaryBase, ...) */
   readonly helperOptions?: Partial<Omit<TRTLLMHelperOptions, 'transformerConfig' | 'modelType'>>;
+  /** Megatron's `fp8_quantized`: FP8 weights from the checkpoint's Transformer Engine FP8 scaling factors */
+  readonly fp8Quantized?: boolean;
+  /** Megatron's `fp8_kvcache`: FP8 KV cache (`kv_cache_scaling_factor` 1.0 per layer) */
+  readonly fp8Kvcache?: boolean;
   /** plan executor; default the native one (lib/plan/execute.ts) */
   readonly executor?: PlanExecutor;
 }
@@ -130,6 +134,7 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     vocabSize: o.vocabSize,
     ranks: o.ranks,
     megatronCompat: o.megatronCompat ?? false,
+    fp8: o.fp8Quantized || o.fp8Kvcache ? { quantized: o.fp8Quantized === true, kvCache: o.fp8Kvcache === true, extraState: ckpt.extraState } : undefined,
   });
   const plan: CopyPlan = { files: weights.map((w) => ({ path: join(o.outDir, `rank${w.rank}.safetensors`), tensors: w.tensors })) };
   const config = configs[0]?.fields ?? {};

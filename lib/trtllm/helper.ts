@@ -15,6 +15,8 @@ import { planRankTensors, sortLikeSafetensors, weightsForRank } from './rank-wei
 import { checkTensorParallel, type ConvertedWeight, convertWeights, padVocabSize } from './rules.js';
 import { selectTrtllmFamily } from './arch/modern.js';
 import { qwenConfigFields, qwenStateDict } from './arch/qwen.js';
+import { isGated } from './activation.js';
+import { applyFp8, type Fp8Options, fp8Quantization } from './fp8.js';
 import { helperBuildAndSaveEngine, type HelperBuildInput, type MegatronBuildArgs } from './engine-megatron.js';
 import type { BuildEngineControl, EngineBuildResult } from './engine-build.js';
 
@@ -70,6 +72,12 @@ export interface GetWeightsOptions {
    * `vocab_size` padded to TP). Default false: what TensorRT-LLM loads and computes right.
    */
   readonly megatronCompat?: boolean;
+  /** Megatron's `fp8_quantized`: FP8 weights with the scaling factors of Transformer Engine's `_extra_state` */
+  readonly fp8Quantized?: boolean;
+  /** Megatron's `fp8_kvcache`: FP8 KV cache (a 1.0 `kv_cache_scaling_factor` per layer) */
+  readonly fp8Kvcache?: boolean;
+  /** the `_extra_state` entries FP8 scales are read from (Checkpoint.extraState; Megatron finds them in the state dict) */
+  readonly extraState?: ReadonlyMap<string, () => unknown>;
 }
 
 /** One rank's converted weights: plan tensors (metadata, nothing read yet) in file order. */
@@ -213,6 +221,8 @@ export class TRTLLMHelper {
     for (const k of [...sd.keys()]) if (k.includes('extra_state')) sd.delete(k);
     if (o.stateDictSplitByLayerNumbers === false) sd = unstackLayers(sd, this.transformerConfig.numLayers);
 
+    const fp8: Fp8Options | undefined = o.fp8Quantized || o.fp8Kvcache ? { quantized: o.fp8Quantized === true, kvCache: o.fp8Kvcache === true, extraState: o.extraState } : undefined;
+
     if (o.onDeviceDistributedConversion) {
       if (o.vocabSize === undefined) fail('E_USAGE', 'Need to pass in vocabSize for on device conversion');
       if (!(ON_DEVICE_MODEL_TYPES as readonly string[]).includes(this.modelType)) fail('E_UNSUPPORTED', `On device conversion only supported for model types ${ON_DEVICE_MODEL_TYPES.join(', ')}`);
@@ -222,12 +232,15 @@ export class TRTLLMHelper {
       checkParallelState(ps);
       if (selectTrtllmFamily(this.transformerConfig, this.modelType, sd).kind !== 'classic') fail('E_UNSUPPORTED', 'on device conversion supports the classic model types only; convert this model on a single device');
       const compat = o.megatronCompat ?? false;
-      const converted = convertRankShard(sd, this.trtllmConversionDict, { ...this.ruleBase(o.dtype), megatronCompat: compat }, ps, o.vocabSize);
+      const shard = convertRankShard(sd, this.trtllmConversionDict, { ...this.ruleBase(o.dtype), megatronCompat: compat }, ps, o.vocabSize);
+      // FP8 scales come from this rank's own extra state (stage-local layer numbers, as the shard's)
+      const converted = fp8 ? applyFp8(shard, fp8, this.trtllmConversionDict, isGated(this.activation, this.transformerConfig), this.transformerConfig) : shard;
       const mapping = rankMapping(ps.ppRank * ps.tpSize + ps.tpRank, ps.tpSize, ps.ppSize);
       const tensors = planRankTensors(sortLikeSafetensors(converted.map((w) => ({ name: w.name, tensor: w.parts[0]!, dtype: w.dtype, affine: w.affine }))));
       const fields = trtllmConfig(this.modelOptions(), {
         dtype: o.dtype, tpSize: ps.tpSize, ppSize: ps.ppSize, gpusPerNode: o.gpusPerNode, vocabSize: o.vocabSize, useParallelEmbedding: true, embeddingShardingDim: 0, megatronCompat: compat,
       });
+      if (fp8) fields['quantization'] = fp8Quantization(fp8);
       return { weights: [{ rank: mapping.rank, mapping, tensors }], configs: [makeConfig(mapping, fields)] };
     }
 
@@ -241,6 +254,7 @@ export class TRTLLMHelper {
       embeddingShardingDim: e.embeddingShardingDim ?? 0,
       gpusPerNode: o.gpusPerNode,
       megatronCompat: o.megatronCompat,
+      fp8,
     });
   }
 
@@ -250,6 +264,7 @@ export class TRTLLMHelper {
     x: {
       dtype: TrtDType; tpSize: number; ppSize: number; useParallelEmbedding: boolean; embeddingShardingDim: 0 | 1;
       gpusPerNode?: number | undefined; vocabSize?: number | undefined; ranks?: readonly number[] | undefined; megatronCompat?: boolean | undefined;
+      fp8?: Fp8Options | undefined;
     },
   ): { weights: TrtllmRankWeights[]; configs: TrtllmPretrainedConfig[] } {
     const c = this.transformerConfig;
@@ -258,7 +273,7 @@ export class TRTLLMHelper {
     if (x.embeddingShardingDim !== 0 && x.embeddingShardingDim !== 1) fail('E_USAGE', `embeddingShardingDim must be 0 or 1, got ${String(x.embeddingShardingDim)}`);
     // modern families (arch/): refused here, before anything is written, or converted for their own class
     const family = selectTrtllmFamily(c, this.modelType, sd, { acceptQkNormEpsilon: this.acceptQkNormEpsilon });
-    const converted = convertWeights(family.kind === 'qwen' ? qwenStateDict(sd) : sd, this.trtllmConversionDict, {
+    const plain = convertWeights(family.kind === 'qwen' ? qwenStateDict(sd) : sd, this.trtllmConversionDict, {
       ...this.ruleBase(x.dtype),
       tpSize: x.tpSize,
       useParallelEmbedding: x.useParallelEmbedding,
@@ -267,6 +282,7 @@ export class TRTLLMHelper {
       megatronCompat: x.megatronCompat,
       tiedLmHead: !x.megatronCompat,
     });
+    const converted = x.fp8 ? applyFp8(plain, x.fp8, this.trtllmConversionDict, isGated(this.activation, c), c) : plain;
     const classic = trtllmConfig(this.modelOptions(), {
       dtype: x.dtype,
       tpSize: x.tpSize,
@@ -281,6 +297,7 @@ export class TRTLLMHelper {
       family.kind === 'qwen'
         ? qwenConfigFields({ qwenType: family.qwenType, config: c, activation: this.activation, base: classic, stateDict: sd, vocabSize: x.vocabSize, moeRenormMode: this.moeRenormMode })
         : classic;
+    if (x.fp8) fields['quantization'] = fp8Quantization(x.fp8);
     const renamePostLayernorm = fields['new_decoder_architecture'] === true ? 'mlp_layernorm' : undefined;
     const mappings = allRanks(x.tpSize, x.ppSize).filter((m) => !x.ranks || x.ranks.includes(m.rank));
     return {

@@ -20,3 +20,12 @@ export function fixture(...parts: string[]): string {
 export function modernFixture(...parts: string[]): string {
   return join(MODERN_FIXTURES, ...parts);
 }
+
+/** The FP8 set (test/fixtures-fp8): Transformer Engine FP8 checkpoints made from the classic weights, and
+ * Megatron's own `fp8_quantized` conversions of them (see its README). */
+export const FP8_FIXTURES = process.env['MCORE_FIXTURES_FP8'] || join(HERE, '../fixtures-fp8');
+
+/** A path inside the FP8 set, e.g. fp8Fixture('megatron', 'llama', 'te1', 'torch', 'tp1pp1'). */
+export function fp8Fixture(...parts: string[]): string {
+  return join(FP8_FIXTURES, ...parts);
+}

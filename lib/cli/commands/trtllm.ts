@@ -28,6 +28,9 @@ Options:
                                 wrong (tied lm_head, vocab % tp, QKV-only bias, layernorm-1p): for comparisons only
   --accept-qk-norm-epsilon      QK-layernorm models (Qwen3 style): accept TensorRT-LLM's fixed q/k-norm epsilon
                                 1e-5 when the model's differs (logits then differ slightly from Megatron's)
+  --fp8                         FP8 weights from the checkpoint's Transformer Engine FP8 scaling factors (Megatron's
+                                fp8_quantized; TE 1.x and 2.x _extra_state; torch_dist or TP1 PP1 legacy)
+  --fp8-kv-cache                FP8 KV cache: kv_cache_scaling_factor 1.0 per layer (Megatron's fp8_kvcache)
   --threads N                   executor threads (default: all cores)
   --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE             CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
@@ -82,6 +85,12 @@ export function parseTrtllmArgs(argv: string[]): Args {
       }
       case '--accept-qk-norm-epsilon':
         o.helperOptions = { ...o.helperOptions, acceptQkNormEpsilon: true };
+        return true;
+      case '--fp8':
+        o.fp8Quantized = true;
+        return true;
+      case '--fp8-kv-cache':
+        o.fp8Kvcache = true;
         return true;
       case '--rank': {
         const v = value();
