@@ -49,10 +49,11 @@ test('the FP8 reference set covers three models, TP, PP, three dtypes and the FP
 });
 
 describe.each(cases.map((c) => [`${c.model}/${c.name}`, c] as const))('%s', (_, c) => {
+  // Megatron's own bytes, so Megatron's layout where it differs from what TensorRT-LLM 1.x needs (tied gpt2: no lm_head)
   test.each(sources(c.model))('from %s: exportTrtllm --fp8 writes Megatron\'s bytes', async (source) => {
     const ckpt = openCheckpoint(fp8Fixture('megatron', c.model, ...source.split('/')), { modelType: MODEL_TYPE[c.model]! });
     const out = join(tmp, `${c.model}-${c.name}-${source.replaceAll('/', '-')}`);
-    const r = await exportTrtllm(ckpt, { outDir: out, tpSize: c.tp, ppSize: c.pp, dtype: c.dtype, fp8Quantized: true, fp8Kvcache: c.kv, threads: 2 });
+    const r = await exportTrtllm(ckpt, { outDir: out, tpSize: c.tp, ppSize: c.pp, dtype: c.dtype, fp8Quantized: true, fp8Kvcache: c.kv, threads: 2, megatronCompat: true });
     expect(r.files.map((f) => f.path.slice(out.length + 1)).sort()).toEqual(readdirSync(c.dir).sort());
     for (const f of readdirSync(c.dir)) expect(readFileSync(join(out, f)).equals(readFileSync(join(c.dir, f))), f).toBe(true);
     rmSync(out, { recursive: true });
@@ -71,7 +72,7 @@ test.skipIf(!gpus)('--device cuda writes the same FP8 bytes for every reference 
   for (const c of cases) {
     const ckpt = openCheckpoint(fp8Fixture('megatron', c.model, 'te2', 'torch', 'tp1pp1'), { modelType: MODEL_TYPE[c.model]! });
     const out = join(tmp, `cuda-${c.model}-${c.name}`);
-    await exportTrtllm(ckpt, { outDir: out, tpSize: c.tp, ppSize: c.pp, dtype: c.dtype, fp8Quantized: true, fp8Kvcache: c.kv, device: 'cuda' });
+    await exportTrtllm(ckpt, { outDir: out, tpSize: c.tp, ppSize: c.pp, dtype: c.dtype, fp8Quantized: true, fp8Kvcache: c.kv, device: 'cuda', megatronCompat: true });
     for (const f of readdirSync(c.dir)) expect(readFileSync(join(out, f)).equals(readFileSync(join(c.dir, f))), `${c.model}/${c.name}/${f}`).toBe(true);
   }
 });
@@ -101,7 +102,7 @@ test.each([
   const helper = new TRTLLMHelper(helperOptionsFor(ckpt, MODEL_TYPE[model]!));
   const { weights, configs } = helper.getTrtllmPretrainedConfigAndModelWeights({
     modelStateDict: ckpt.tensors, dtype: 'bfloat16', onDeviceDistributedConversion: true, vocabSize, gpusPerNode: 1,
-    parallelState: { tpRank: 0, tpSize: 1, ppRank: 0, ppSize: 1 }, fp8Quantized: true, fp8Kvcache: kv, extraState: ckpt.extraState!,
+    parallelState: { tpRank: 0, tpSize: 1, ppRank: 0, ppSize: 1 }, fp8Quantized: true, fp8Kvcache: kv, extraState: ckpt.extraState!, megatronCompat: true,
   });
   const ref = fp8Fixture('reference', model, `distributed_tp1_bfloat16${kv ? '_kvcache' : ''}`);
   expect(configs[0]!.toJson()).toBe(readFileSync(join(ref, 'config.json'), 'utf8'));
