@@ -1,7 +1,9 @@
 """Logits of a TensorRT-LLM checkpoint computed as TensorRT-LLM 1.x defines the architecture, compared with Megatron's.
 
 Usage: python trtllm_forward.py CASES_JSON   where CASES_JSON is a list of
-  {"dir": TRT-LLM checkpoint dir, "logits": fixture logits .safetensors, "gelu": "tanh"|"erf"}
+  {"dir": TRT-LLM checkpoint dir, "logits": fixture logits .safetensors, "gelu": "tanh"|"erf"}, or
+  {"dir": ..., "hf": Hugging Face dir of the same model}: the reference is then transformers' forward of that
+  directory on fixed random token ids (for checkpoints without Megatron logits, e.g. from bench/generate)
 Prints one JSON line per case: max|Δ| / max|ref| over the config's vocab_size columns.
 
 Written from TensorRT-LLM's source (NVIDIA/TensorRT-LLM, 1.x era), never from our exporter:
@@ -185,15 +187,34 @@ def forward(ck, ids, gelu):
             x = x + mlp
     last = ck.stage(pp - 1)
     x = norm(x, last[0], "transformer.ln_f")
-    return torch.cat([x @ r["lm_head.weight"].T for r in last], -1)[..., :V]
+    return torch.cat([x @ lm_head(r, V, H, tp).T for r in last], -1)[..., :V]
+
+
+def lm_head(r, V, H, tp):
+    """A rank's lm_head: its own, or (build-time share_embedding) the rank's vocab_embedding of the same shape."""
+    if "lm_head.weight" in r:
+        return r["lm_head.weight"]
+    emb = r.get("transformer.vocab_embedding.weight")
+    if emb is None or tuple(emb.shape) != (math.ceil(V / tp), H):
+        raise SystemExit("lm_head.weight is absent and cannot be tied: TensorRT-LLM would run an uninitialised lm_head")
+    return emb
+
+
+def hf_reference(hf_dir, vocab):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
+    vocab = min(vocab, model.config.vocab_size)  # the HF export may hold the tokenizer vocabulary only
+    ids = torch.randint(0, vocab, (2, 16), generator=torch.Generator().manual_seed(0))
+    return {"input_ids": ids, "logits": model(input_ids=ids).logits.float()}
 
 
 for case in json.load(open(sys.argv[1])):
-    ref = load_file(case["logits"])
     ck = Checkpoint(case["dir"])
+    ref = hf_reference(case["hf"], ck.cfg["vocab_size"]) if "hf" in case else load_file(case["logits"])
     out = forward(ck, ref["input_ids"], case.get("gelu", "tanh"))
-    vocab = out.shape[-1]
-    want = ref["logits"][..., :vocab]
+    vocab = min(out.shape[-1], ref["logits"].shape[-1])
+    out, want = out[..., :vocab], ref["logits"][..., :vocab]
     print(json.dumps({
         "dir": case["dir"],
         "vocab": vocab,

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { helperOptionsFor } from '../../lib/trtllm/export.js';
-import { TRTLLMHelper } from '../../lib/trtllm/helper.js';
+import { TRTLLMHelper, type TrtllmPretrainedConfig, type TrtllmRankWeights } from '../../lib/trtllm/helper.js';
 import { codeOf as code } from '../support/errors.js';
-import { FIXTURES, headerText, legacyShard, MODEL_TYPE, referenceCases } from './support/fixtures.js';
+import { FIXTURES, headerText, legacyShard, MODEL_TYPE, type ReferenceCase, referenceCases } from './support/fixtures.js';
 import { evalPlanTensor, safetensorsBytes } from './support/plan-eval.js';
 import { rankDiff } from './support/rank-diff.js';
 
@@ -22,30 +22,35 @@ test('distributed reference cases exist for tp2 and pp2', () => {
   expect(cases.length).toBeGreaterThanOrEqual(6);
 });
 
-test.each(cases.map((c) => [`${c.model}/${c.name}`, c] as const))('megatronCompat: %s byte for byte', (_, c) => {
+/** Every rank of a distributed_* case converted on its own shard, as each GPU would. */
+function convertEachRank(c: ReferenceCase, megatronCompat: boolean) {
   const ckpt = openCheckpoint(join(FIXTURES, 'megatron', c.model, 'torch', 'tp1pp1'), { modelType: MODEL_TYPE[c.model]! });
   const helper = new TRTLLMHelper(helperOptionsFor(ckpt, MODEL_TYPE[c.model]!));
   const shards = rankFiles(c.model, c.tp, c.pp).map((stage) => stage.map(legacyShard));
-  const refConfig = readFileSync(join(c.dir, 'config.json'), 'utf8');
+  const out: { ppRank: number; tpRank: number; weights: TrtllmRankWeights[]; configs: TrtllmPretrainedConfig[] }[] = [];
   for (let ppRank = 0; ppRank < c.pp; ppRank++) {
     for (let tpRank = 0; tpRank < c.tp; tpRank++) {
-      const { weights, configs } = helper.getTrtllmPretrainedConfigAndModelWeights({
-        modelStateDict: shards[ppRank]![tpRank]!,
-        dtype: c.dtype,
-        onDeviceDistributedConversion: true,
-        vocabSize: ckpt.config.vocabSize!,
-        gpusPerNode: 2,
+      const r = helper.getTrtllmPretrainedConfigAndModelWeights({
+        modelStateDict: shards[ppRank]![tpRank]!, dtype: c.dtype, onDeviceDistributedConversion: true, vocabSize: ckpt.config.vocabSize!, gpusPerNode: 2,
         parallelState: { tpRank, tpSize: c.tp, ppRank, ppSize: c.pp, tensorParallelPeers: shards[ppRank] },
-        megatronCompat: true,
+        megatronCompat,
       });
-      expect(weights).toHaveLength(1);
-      expect(weights[0]!.rank).toBe(ppRank * c.tp + tpRank);
-      expect(configs[0]!.toJson()).toBe(refConfig);
-      const ref = readFileSync(join(c.dir, `rank${weights[0]!.rank}.safetensors`));
-      const mine = safetensorsBytes(weights[0]!.tensors);
-      expect(headerText(mine)).toBe(headerText(ref));
-      expect(Buffer.from(mine).equals(ref)).toBe(true);
+      out.push({ ppRank, tpRank, ...r });
     }
+  }
+  return out;
+}
+
+test.each(cases.map((c) => [`${c.model}/${c.name}`, c] as const))('megatronCompat: %s byte for byte', (_, c) => {
+  const refConfig = readFileSync(join(c.dir, 'config.json'), 'utf8');
+  for (const { ppRank, tpRank, weights, configs } of convertEachRank(c, true)) {
+    expect(weights).toHaveLength(1);
+    expect(weights[0]!.rank).toBe(ppRank * c.tp + tpRank);
+    expect(configs[0]!.toJson()).toBe(refConfig);
+    const ref = readFileSync(join(c.dir, `rank${weights[0]!.rank}.safetensors`));
+    const mine = safetensorsBytes(weights[0]!.tensors);
+    expect(headerText(mine)).toBe(headerText(ref));
+    expect(Buffer.from(mine).equals(ref)).toBe(true);
   }
 });
 
@@ -53,25 +58,16 @@ test.each(cases.map((c) => [`${c.model}/${c.name}`, c] as const))('megatronCompa
 // at TP2 PP1: its dim-0 embedding shard; at PP2 Megatron's last stage already has one), and bf16 layernorm-1p
 // agrees bit for bit with Megatron's (gptnext).
 test.each(cases.map((c) => [`${c.model}/${c.name}`, c] as const))('default: %s differs only by the tied lm_head', (_, c) => {
-  const ckpt = openCheckpoint(join(FIXTURES, 'megatron', c.model, 'torch', 'tp1pp1'), { modelType: MODEL_TYPE[c.model]! });
-  const helper = new TRTLLMHelper(helperOptionsFor(ckpt, MODEL_TYPE[c.model]!));
-  const shards = rankFiles(c.model, c.tp, c.pp).map((stage) => stage.map(legacyShard));
   const refConfig = readFileSync(join(c.dir, 'config.json'), 'utf8');
-  for (let ppRank = 0; ppRank < c.pp; ppRank++) {
-    for (let tpRank = 0; tpRank < c.tp; tpRank++) {
-      const { weights, configs } = helper.getTrtllmPretrainedConfigAndModelWeights({
-        modelStateDict: shards[ppRank]![tpRank]!, dtype: c.dtype, onDeviceDistributedConversion: true, vocabSize: ckpt.config.vocabSize!, gpusPerNode: 2,
-        parallelState: { tpRank, tpSize: c.tp, ppRank, ppSize: c.pp, tensorParallelPeers: shards[ppRank] },
-      });
-      expect(configs[0]!.toJson()).toBe(refConfig);
-      const w = weights[0]!;
-      const d = rankDiff(w.tensors, readFileSync(join(c.dir, `rank${w.rank}.safetensors`)));
-      const addsLmHead = c.model === 'gpt2' && c.pp === 1;
-      expect(d).toEqual({ added: addsLmHead ? ['lm_head.weight'] : [], removed: [], changed: [] });
-      if (addsLmHead) {
-        const emb = w.tensors.find((t) => t.name === 'transformer.vocab_embedding.weight')!;
-        expect(Buffer.from(evalPlanTensor(w.tensors.find((t) => t.name === 'lm_head.weight')!)).equals(Buffer.from(evalPlanTensor(emb)))).toBe(true);
-      }
+  for (const { weights, configs } of convertEachRank(c, false)) {
+    expect(configs[0]!.toJson()).toBe(refConfig);
+    const w = weights[0]!;
+    const d = rankDiff(w.tensors, readFileSync(join(c.dir, `rank${w.rank}.safetensors`)));
+    const addsLmHead = c.model === 'gpt2' && c.pp === 1;
+    expect(d).toEqual({ added: addsLmHead ? ['lm_head.weight'] : [], removed: [], changed: [] });
+    if (addsLmHead) {
+      const emb = w.tensors.find((t) => t.name === 'transformer.vocab_embedding.weight')!;
+      expect(Buffer.from(evalPlanTensor(w.tensors.find((t) => t.name === 'lm_head.weight')!)).equals(Buffer.from(evalPlanTensor(emb)))).toBe(true);
     }
   }
 });
