@@ -281,6 +281,7 @@ export class TRTLLMHelper {
       vocabSize: x.vocabSize,
       megatronCompat: x.megatronCompat,
       tiedLmHead: !x.megatronCompat,
+      family: family.kind,
     });
     const converted = x.fp8 ? applyFp8(plain, x.fp8, this.trtllmConversionDict, isGated(this.activation, c), c) : plain;
     const classic = trtllmConfig(this.modelOptions(), {

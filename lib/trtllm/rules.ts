@@ -30,6 +30,11 @@ export interface RuleSettings {
   readonly megatronCompat?: boolean | undefined;
   /** write `lm_head` from the word embeddings when the state dict has no output layer (tied models) */
   readonly tiedLmHead?: boolean | undefined;
+  /**
+   * The TensorRT-LLM class the weights are for when not the model type's own: QWenForCausalLM declares exactly the
+   * biases the checkpoint has (attn_bias = the QKV bias, never a dense bias), so no zero biases are added for it.
+   */
+  readonly family?: 'classic' | 'qwen' | undefined;
 }
 
 /** One converted TensorRT-LLM weight: a tensor shared by every TP rank, or one tensor per TP rank. */
@@ -257,7 +262,7 @@ export function convertWeights(sd: MegatronStateDict, dict: ConversionDict, s: R
     const emb = [...renamed.values()].find((r) => r.layer === 'vocab_embedding');
     if (emb) emit(TRTLLMLayers.lm_head, null, lmHeadParts(vocabRows(emb.tensor), tp), tp > 1);
   }
-  const flags = s.megatronCompat ? null : trtBiasFlags(s.modelType, config);
+  const flags = s.megatronCompat || s.family === 'qwen' ? null : trtBiasFlags(s.modelType, config);
   if (flags) out.push(...zeroMissingBiases(out, flags));
   return out;
 }

@@ -110,15 +110,22 @@ describe("Megatron's reference conversions read by the same loader", () => {
     for (const l of [{ tp: 1, pp: 1 }, { tp: 2, pp: 2 }, { tp: 4, pp: 1, parallelEmbedding: true }]) expect(loadOurs(gpt2, l, { sd, config })).toEqual({ errors: [], ignored: [], dtypeWarnings: [] });
   });
 
-  // LLaMA's Attention takes one flag (attn_bias) for qkv and dense: a QKV-only bias needs a zero dense bias. The
-  // llama fixture with zero QKV biases added (synthesised zeros: the fixture has none).
-  test('LLaMA with QKV bias only: attn_bias with a zero dense bias loads', () => {
+  // LLaMA's Attention takes one flag (attn_bias) for qkv and dense, so a QKV-only bias would need a zero dense bias;
+  // such a model is exported as QWenForCausalLM instead (arch/modern.ts), whose Attention has dense_bias=False and
+  // declares exactly the QKV bias (its parameter set is checked in qwen.test.ts). The llama fixture with zero QKV
+  // biases added (synthesised zeros: the fixture has none).
+  test('LLaMA with QKV bias only: exported as QWen (attn_bias, no zero dense bias added)', () => {
     const llama = open('llama');
     const sd = new Map(llama.tensors);
     for (let l = 0; l < llama.config.numLayers; l++) sd.set(`decoder.layers.${l}.self_attention.linear_qkv.bias`, T.zeros('bfloat16', [llama.tensors.get(`decoder.layers.${l}.self_attention.linear_qkv.weight`)!.shape[0]!]));
     const config: TransformerConfig = { ...llama.config, addQkvBias: true };
-    for (const l of [{ tp: 1, pp: 1 }, { tp: 4, pp: 2 }]) expect(loadOurs(llama, l, { sd, config })).toEqual({ errors: [], ignored: [], dtypeWarnings: [] });
-    expect(loadOurs(llama, { tp: 2, pp: 1 }, { sd, config, megatronCompat: true }).errors.some((e) => e.includes('required but not provided: transformer.layers.0.attention.dense.bias'))).toBe(true);
+    const helper = new TRTLLMHelper({ ...helperOptionsFor(llama, 'llama'), transformerConfig: config });
+    const r = helper.convertSingleDevice(sd, { dtype: 'float32', tpSize: 2, ppSize: 1, useParallelEmbedding: false, embeddingShardingDim: 0 });
+    const cfg = JSON.parse(r.configs[0]!.toJson()) as Record<string, unknown>;
+    expect([cfg['architecture'], cfg['attn_bias'], cfg['mlp_bias']]).toEqual(['Qwen2ForCausalLM', true, false]);
+    const names = r.weights[0]!.tensors.map((t) => t.name);
+    expect(names).toContain('transformer.layers.0.attention.qkv.bias');
+    expect(names.filter((n) => n.endsWith('.bias') && !n.endsWith('attention.qkv.bias'))).toEqual([]);
   });
 
   test("class 4, layernorm-1p: Megatron's float16 norm weights are not 1 + g rounded once to float16; ours are", () => {
