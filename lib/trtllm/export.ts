@@ -1,27 +1,26 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { fail } from '../errors.js';
-import { type ExecuteResult, nativeExecutor, type PlanExecutor } from '../export/executor.js';
-import { prepareOutDir, writeFileAtomic } from '../export/out-dir.js';
+import type { PlanExecutor } from '../export/executor.js';
 import type { Progress } from '../export/progress.js';
 import type { ExportSummary } from '../export/summary.js';
 import type { Checkpoint, ModelType } from '../megatron/types.js';
 import { MODEL_TYPES } from '../megatron/types.js';
 import type { CopyPlan } from '../plan/plan.js';
-import { parseDType } from '../tensor/dtype.js';
+import { type DTypeName, parseDType } from '../tensor/dtype.js';
+import type { Device } from '../plan/device.js';
 import { numel } from '../tensor/shape.js';
 import { itemsize } from '../tensor/dtype.js';
 import { helperActivationFor } from './activation.js';
 import { type TrtDType, TRT_DTYPES } from './config.js';
 import { TRTLLMHelper, type TRTLLMHelperOptions } from './helper.js';
 import type { PyJson } from '../export/pyjson.js';
+import { saveTrtllmCheckpoint, trtllmRankPlan } from './save.js';
 
 export interface ExportTrtllmOptions {
   readonly outDir: string;
   readonly tpSize?: number;
   readonly ppSize?: number;
   /** output dtype (bfloat16 | float16 | float32, or bf16/fp16/fp32); default: the checkpoint's parameter dtype */
-  readonly dtype?: string;
+  readonly dtype?: DTypeName;
   /** default: the checkpoint's guessed model type */
   readonly modelType?: ModelType;
   readonly useParallelEmbedding?: boolean;
@@ -33,7 +32,7 @@ export interface ExportTrtllmOptions {
   readonly ranks?: readonly number[];
   readonly threads?: number;
   /** 'cpu' (default) | 'cuda' | 'cuda:0,1': where the plan's gathers and casts run (lib/plan/device.ts) */
-  readonly device?: string;
+  readonly device?: Device;
   /** CPU executor buffer budget in bytes (default 1 GiB) */
   readonly maxBufferBytes?: number;
   readonly force?: boolean;
@@ -75,12 +74,7 @@ export function helperOptionsFor(ckpt: Pick<Checkpoint, 'config' | 'args'>, mode
   };
 }
 
-export const RANK_FILE = /^rank\d+\.safetensors$/;
-
-/** Files an export owns in its directory (removed by `force` before writing; verify expects nothing else). */
-export function isTrtllmOutputFile(name: string): boolean {
-  return name === 'config.json' || RANK_FILE.test(name) || /^\.(config\.json|rank\d+\.safetensors)\.tmp-/.test(name);
-}
+export { RANK_FILE, isTrtllmOutputFile } from './save.js';
 
 function checkInt(name: string, v: number | undefined, lo: number): void {
   if (v !== undefined && (!Number.isInteger(v) || v < lo)) fail('E_USAGE', `${name} must be an integer ≥ ${lo}, got ${String(v)}`);
@@ -120,9 +114,8 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     vocabSize: o.vocabSize,
     ranks: o.ranks,
   });
-  const plan: CopyPlan = { files: weights.map((w) => ({ path: join(o.outDir, `rank${w.rank}.safetensors`), tensors: w.tensors })) };
+  const plan = trtllmRankPlan(weights, o.outDir);
   const config = configs[0]?.fields ?? {};
-  const writesConfig = o.ranks === undefined || o.ranks.includes(0);
   const ranks = weights.map((w) => w.rank);
 
   if (o.dryRun) {
@@ -130,24 +123,8 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: true, ranks, config, plan };
   }
 
-  const execute = o.executor ?? nativeExecutor;
-  // With a subset of ranks other processes write the rest: remove only what this process will write.
-  const mine = new Set(plan.files.map((f) => f.path.slice(o.outDir.length + 1)));
-  if (writesConfig) mine.add('config.json');
-  prepareOutDir(o.outDir, { force: o.force, owns: (n) => isTrtllmOutputFile(n) && (o.ranks === undefined || mine.has(n)) });
-  const result: ExecuteResult = await execute(plan, { threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device, maxBufferBytes: o.maxBufferBytes });
-  const files = [...result.files];
-  if (writesConfig) {
-    const path = join(o.outDir, 'config.json');
-    const text = configs[0]!.toJson();
-    try {
-      writeFileAtomic(path, text);
-    } catch (e) {
-      // without its config the rank files just written are an unusable partial export: take them back
-      for (const f of result.files) rmSync(f.path, { force: true });
-      throw e;
-    }
-    files.unshift({ path, bytes: Buffer.byteLength(text) });
-  }
-  return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
+  const saved = await saveTrtllmCheckpoint(configs, weights, o.outDir, {
+    threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device, maxBufferBytes: o.maxBufferBytes, force: o.force, executor: o.executor,
+  });
+  return { ...saved, seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
 }

@@ -109,7 +109,7 @@ describe.skipIf(nativeError !== undefined || gpus > 0)('without a usable GPU', (
 describe.skipIf(!gpus)('with a GPU', () => {
   test('cuda writes the same bytes as the cpu', async () => {
     const out: Record<string, Buffer> = {};
-    for (const device of ['cpu', 'cuda']) {
+    for (const device of ['cpu', 'cuda'] as const) {
       const dir = join(tmp, device);
       mkdirSync(dir);
       await executePlan(plan(dir), { device });
