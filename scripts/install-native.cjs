@@ -58,11 +58,19 @@ function bin(name) {
 
 function build() {
   const cxx = process.env.CXX || ['c++', 'g++', 'clang++'].find(has);
-  if (!cxx) return 'no C++ compiler found (c++, g++ or clang++)';
+  if (!cxx) return `no prebuilt addon loads on ${process.platform}-${process.arch} here and no C++ compiler (c++, g++ or clang++) is installed to build one`;
+  tell(`mcore-export: no prebuilt addon loads on ${process.platform}-${process.arch} here: building it from source (CPU only, about a minute)`);
   if (has('cmake')) {
     return run(bin('cmake-js'), ['configure', '--out', 'build', '--CDMCORE_CUDA=OFF']) ?? run(bin('cmake-js'), ['build', '--out', 'build']);
   }
   return run(bin('node-gyp'), ['rebuild', '-j', '2']);
+}
+
+/** Leaves only build/Release/mcore_export.node: the object files of a build have no use in an installed package. */
+function pruneBuild() {
+  const dir = path.join(root, 'build');
+  for (const n of readdirSync(dir)) if (n !== 'Release') rmSync(path.join(dir, n), { recursive: true, force: true });
+  for (const n of readdirSync(path.join(dir, 'Release'))) if (n !== 'mcore_export.node') rmSync(path.join(dir, 'Release', n), { recursive: true, force: true });
 }
 
 function main() {
@@ -72,9 +80,11 @@ function main() {
   if (pre) return console.log(`mcore-export: using the prebuilt addon ${path.relative(root, pre)}`);
   const built = path.join(root, 'build', 'Release', 'mcore_export.node');
   if (existsSync(built) && loads(built)) return console.log(`mcore-export: using the existing build ${path.relative(root, built)}`);
-  tell(`mcore-export: no prebuilt addon for ${process.platform}-${process.arch} (or it does not load here): building it from source (CPU only, about a minute)`);
   const why = build() ?? (existsSync(built) && loads(built) ? undefined : 'the build produced no loadable build/Release/mcore_export.node');
-  if (!why) return tell(`mcore-export: built ${path.relative(root, built)} (for CUDA: \`npm run build:native\` in ${root})`);
+  if (!why) {
+    pruneBuild();
+    return tell(`mcore-export: built ${path.relative(root, built)} (for CUDA: \`npm run build:native\` in ${root})`);
+  }
   const line = `could not build the native addon: ${why}. Inspecting and planning work; exporting needs the addon: install cmake and a C++17 compiler, then run \`npm run build:native\` in ${root}`;
   mkdirSync(path.dirname(note), { recursive: true });
   writeFileSync(note, `${line}\n`);

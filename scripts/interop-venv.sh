@@ -22,7 +22,7 @@ if ! "$venv/bin/python" -c "$probe" 2>/dev/null; then
   # shellcheck disable=SC2086 # MCORE_INTEROP_PIP_ARGS is a list of options
   if ! "$venv/bin/pip" install --disable-pip-version-check --retries 1 --timeout 30 ${MCORE_INTEROP_PIP_ARGS:-} torch safetensors transformers > "$log" 2>&1; then
     echo "interop-venv: pip could not install torch, safetensors and transformers with this machine's pip configuration (offline, or no index has them; see \`pip config list\`): $(grep -E 'ERROR|error' "$log" | tail -1)" >&2
-    rm -rf "$venv"
+    rm -rf "$venv" "$log"
     exit 4
   fi
   rm -f "$log"

@@ -9,6 +9,10 @@ if [[ "${1:-}" != --force ]] && compgen -G "$dir/*.node" > /dev/null \
    && [[ -z "$(find native binding.gyp package.json -newer "$(ls -t "$dir"/*.node | head -1)" -type f | head -1)" ]]; then
   echo "prebuild: $dir is up to date"; exit 0
 fi
+# node-gyp downloads Node's headers unless nodedir is set (npm run passes npm's own setting, e.g. /usr); an
+# installed Node's headers serve when offline
+nodedir=${npm_config_nodedir:-$(npm config get nodedir 2>/dev/null || true)}
+[[ -n "$nodedir" && "$nodedir" != undefined && "$nodedir" != null ]] && export npm_config_nodedir="$nodedir"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cp -r native binding.gyp package.json "$tmp/"
 ln -s "$PWD/node_modules" "$tmp/node_modules"

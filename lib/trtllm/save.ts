@@ -37,7 +37,8 @@ export function trtllmRankPlan(weights: readonly TrtllmRankWeights[], dir: strin
 /**
  * Writes `weights` as `dir/rank{N}.safetensors` and, when rank 0 is among them, `configs`' config.json. Weights
  * for only some ranks (one process per rank, as Megatron's on-device conversion) write only those files, so
- * several processes can fill one directory. Every file appears atomically; a failure or abort leaves none.
+ * several processes can fill one directory: such a share replaces its own files and leaves the others'.
+ * Every file appears atomically; a failure or abort leaves none.
  */
 export async function saveTrtllmCheckpoint(
   configs: readonly TrtllmPretrainedConfig[],
@@ -64,7 +65,8 @@ export async function saveTrtllmCheckpoint(
   const whole = ranks.length === world;
   const mine = new Set(plan.files.map((f) => f.path.slice(dir.length + 1)));
   if (writesConfig) mine.add('config.json');
-  prepareOutDir(dir, { force: o.force, owns: (n) => isTrtllmOutputFile(n) && (whole || mine.has(n)) });
+  // a share shares the directory: other shares' files are expected there, its own (an earlier run's) replaced
+  prepareOutDir(dir, { force: o.force || !whole, owns: (n) => isTrtllmOutputFile(n) && (whole || mine.has(n)) });
   const { executor, force: _force, ...exec } = o;
   const result: ExecuteResult = await (executor ?? nativeExecutor)(plan, exec);
   const files = [...result.files];
