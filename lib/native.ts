@@ -131,9 +131,12 @@ export function loadNative(): NativeAddon {
 export const BUILD_ADVICE =
   'Build it in the package directory with `npm run build:native` (cmake ≥ 3.19 and a C++17 compiler; CUDA when nvcc is found), `npm run build:native:cpu` without CUDA, or `npx node-gyp rebuild` without cmake';
 
+/** Why npm install left no addon: its install script's line, or that npm may not have run the script at all. */
 function installNote(): string {
   const file = join(ROOT, INSTALL_NOTE);
-  return existsSync(file) ? ` (npm install: ${readFileSync(file, 'utf8').trim()})` : '';
+  if (existsSync(file)) return ` (npm install: ${readFileSync(file, 'utf8').trim()})`;
+  // npm 11 runs a dependency's install script only once the project approves it (allowScripts)
+  return ' (no prebuilt addon loads here and npm may have skipped the install script that builds one: `npm install-scripts approve mcore-export && npm rebuild mcore-export`)';
 }
 
 export function features(): NativeFeatures {

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 dir="prebuilds/$(node -p 'process.platform + "-" + process.arch')"
 if [[ "${1:-}" != --force ]] && compgen -G "$dir/*.node" > /dev/null \
    && [[ -z "$(find native binding.gyp package.json -newer "$(ls -t "$dir"/*.node | head -1)" -type f | head -1)" ]]; then
-  echo "prebuild: $dir is up to date"; exit 0
+  echo "prebuild: $dir is up to date" >&2; exit 0
 fi
 # node-gyp downloads Node's headers unless nodedir is set (npm run passes npm's own setting, e.g. /usr); an
 # installed Node's headers serve when offline
@@ -18,4 +18,4 @@ cp -r native binding.gyp package.json "$tmp/"
 ln -s "$PWD/node_modules" "$tmp/node_modules"
 (cd "$tmp" && node_modules/.bin/prebuildify --napi --strip --tag-libc -t "$(node -p process.versions.node)")
 rm -rf "$dir" && mkdir -p prebuilds && cp -r "$tmp/$dir" "$dir"
-ls -l "$dir"
+ls -l "$dir" >&2

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cliAsync } from '../support/cli.js';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadNative } from '../../lib/native.js';
@@ -119,6 +119,12 @@ beforeAll(async () => {
     const r = results.get(caseDir(c));
     return `| ${c.model} | ${c.layout} | ${r?.class} | ${c.dtype} | cpu (${r?.model_dtype}) | ${r?.vocab}/${r?.padded_vocab} | ${r?.rel_err.toExponential(2)} | ≤ ${TOLERANCE[c.dtype]} |`;
   });
+  // the raw numbers behind VERIFICATION.md's table: MCORE_RESULTS_JSON=bench/results/hf-logits-cpu.json
+  const resultsFile = process.env['MCORE_RESULTS_JSON'];
+  if (resultsFile) {
+    const rawCases = cases.map((c) => ({ ...c, bound: TOLERANCE[c.dtype], result: results.get(caseDir(c)) ?? null }));
+    writeFileSync(resultsFile, JSON.stringify({ date: new Date().toISOString(), host: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, cases: rawCases }, null, 2) + '\n');
+  }
   console.log(
     [`HF interop (mcore-export hf CLI → transformers, torch ${[...results.values()][0]?.torch}, transformers ${[...results.values()][0]?.transformers})`,
       '| model | source layout | class | export dtype | device (compute dtype) | vocab/padded | max\\|Δ\\|/max\\|ref\\| | bound |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n'),
