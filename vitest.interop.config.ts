@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ['test/interop/**/*.test.ts'],
     pool: 'forks',
+    // compiles lib/ into dist/ once per run: the CLI the tests spawn is never stale (test/support/cli.ts)
+    globalSetup: ['test/support/build-once.ts'],
     testTimeout: 900_000,
     hookTimeout: 1_800_000,
   },

@@ -1,9 +1,9 @@
 // Executor throughput on a 2 GiB f32 source: same-dtype contiguous copy (baseline) and a plain file copy
 // (memcpy-class reference), then f32→bf16 casts of the contiguous and of the transposed view.
-// Run: npx vite-node bench/copy-plan.ts [--gib 2] [--runs 3] [--threads N] [--dir /dev/shm]
+// Run: npx vite-node bench/copy-plan.ts [--gib 2] [--runs 3] [--threads N] [--dir /dev/shm] [--json FILE]
 // Needs the addon (npm run build:native). Bandwidth = source bytes / seconds.
-import { copyFileSync, existsSync, mkdtempSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { features } from '../lib/native.js';
 import { executePlan } from '../lib/plan/execute.js';
@@ -63,7 +63,7 @@ async function measure(label: string, once: () => Promise<void> | void): Promise
     rmSync(join(dir, 'copy.bin'), { force: true });
   }
   const seconds = median(times);
-  const r = { label, seconds, gbps: srcBytes / seconds / 1e9 };
+  const r = { label, seconds, gbps: srcBytes / seconds / 1e9, runs: times };
   console.log(`${label.padEnd(40)} median ${seconds.toFixed(3)} s  ${r.gbps.toFixed(2)} GB/s  (runs: ${times.map((t) => t.toFixed(3)).join(', ')})`);
   return r;
 }
@@ -81,6 +81,11 @@ async function main(): Promise<void> {
     console.log(`contiguous cast: ${((100 * cast.gbps) / copy.gbps).toFixed(0)}% of the baseline (target ≥ 70%)`);
     console.log(`transposed cast: ${((100 * trans.gbps) / copy.gbps).toFixed(0)}% of the baseline (target ≥ 40%)`);
     console.log(`baseline vs plain file copy: ${((100 * copy.gbps) / file.gbps).toFixed(0)}%`);
+    const json = arg('json', '');
+    if (json) {
+      const host = { cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg(), node: process.version, addon: f };
+      writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), host, sourceBytes: srcBytes, threads: threads ?? f.threads, results: [file, copy, cast, trans] }, null, 2) + '\n');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

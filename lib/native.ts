@@ -1,5 +1,5 @@
-// The one place that loads and types the native addon (native/, built by cmake-js or node-gyp).
-import { existsSync, readdirSync } from 'node:fs';
+// The one place that loads and types the native addon (native/: prebuilt by prebuildify, or built by cmake-js or node-gyp).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ export interface NativeFeatures {
   /** why there are no CUDA devices */
   cudaError?: string;
   cudaRuntimeVersion?: number;
+  /** the GPU architectures the CUDA part was compiled for, e.g. "80-real 86-real ... 120-virtual" */
+  cudaArchitectures?: string;
   /** hardware threads */
   threads: number;
   version: string;
@@ -62,53 +64,79 @@ export interface NativeAddon {
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/**
- * Where an addon may be, in the order they are tried: $MCORE_EXPORT_ADDON (an explicit file, e.g. a CPU-only
- * build), prebuilds, then a local cmake-js or node-gyp build.
- */
-export function nativeCandidates(root = ROOT): string[] {
-  const explicit = process.env['MCORE_EXPORT_ADDON'];
-  if (explicit) return [explicit];
-  const out: string[] = [];
-  const pre = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  if (existsSync(pre)) {
-    for (const f of readdirSync(pre).sort()) if (f.endsWith('.node') && f.includes('napi')) out.push(join(pre, f));
-    for (const f of readdirSync(pre).sort()) if (f.endsWith('.node') && !f.includes('napi')) out.push(join(pre, f));
-  }
-  out.push(join(root, 'build', 'Release', 'mcore_export.node'), join(root, 'build', 'Debug', 'mcore_export.node'));
-  return out;
+/** Where scripts/install-native.cjs leaves one line on why it could not build the addon (npm hides its output). */
+export const INSTALL_NOTE = join('build', 'install-native.txt');
+
+/** The addon files there may be, grouped by kind; a group's files are tried in order. */
+export interface NativeCandidates {
+  /** $MCORE_EXPORT_ADDON: used alone when set */
+  explicit?: string;
+  /** prebuilds/<platform>-<arch>/*.node shipped in the package (CPU-only), Node-API builds first */
+  prebuilt: string[];
+  /** the user's cmake-js / node-gyp build */
+  local: string[];
 }
 
-let cached: NativeAddon | undefined;
-let cachedPath: string | undefined;
+export function nativeCandidates(root = ROOT): NativeCandidates {
+  const explicit = process.env['MCORE_EXPORT_ADDON'];
+  const local = [join(root, 'build', 'Release', 'mcore_export.node'), join(root, 'build', 'Debug', 'mcore_export.node')];
+  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.node')).sort() : [];
+  const prebuilt = [...files.filter((f) => f.includes('napi')), ...files.filter((f) => !f.includes('napi'))].map((f) => join(dir, f));
+  return explicit ? { explicit, prebuilt: [], local: [] } : { prebuilt, local };
+}
+
+let cached: { addon: NativeAddon; path: string } | undefined;
 
 /** The file the addon was loaded from (loads it if needed). */
 export function nativePath(): string {
   loadNative();
-  return cachedPath!;
+  return cached!.path;
 }
 
+/**
+ * Loads the addon, choosing in this order: $MCORE_EXPORT_ADDON alone when set; else a local build that has CUDA
+ * (the user ran `npm run build:native`: it beats the CPU-only prebuild with no setting needed); else the prebuilt
+ * binary; else any local build. `bindings` is not used: it cannot look in prebuilds/ nor prefer by capability.
+ */
 export function loadNative(): NativeAddon {
-  if (cached) return cached;
+  if (cached) return cached.addon;
   const require = createRequire(import.meta.url);
   const tried: string[] = [];
-  for (const path of nativeCandidates()) {
-    if (!existsSync(path)) {
-      tried.push(`${path} (missing)`);
-      continue;
-    }
+  const load = (path: string): NativeAddon | undefined => {
+    if (!existsSync(path)) return void tried.push(`${path} (missing)`);
     try {
-      cached = require(path) as NativeAddon;
-      cachedPath = path;
-      return cached;
+      return require(path) as NativeAddon;
     } catch (e) {
-      tried.push(`${path} (${(e as Error).message.split('\n')[0]})`);
+      return void tried.push(`${path} (${(e as Error).message.split('\n')[0]})`);
+    }
+  };
+  const c = nativeCandidates();
+  const order: { path: string; when?: (a: NativeAddon) => boolean }[] = c.explicit
+    ? [{ path: c.explicit }]
+    : [...c.local.map((path) => ({ path, when: (a: NativeAddon) => a.features().cuda })), ...c.prebuilt.map((path) => ({ path })), ...c.local.map((path) => ({ path }))];
+  const loaded = new Map<string, NativeAddon | undefined>();
+  for (const { path, when } of order) {
+    if (!loaded.has(path)) loaded.set(path, load(path));
+    const addon = loaded.get(path);
+    if (addon && (!when || when(addon))) {
+      cached = { addon, path };
+      return addon;
     }
   }
-  return fail(
-    'E_NATIVE',
-    `could not load the native addon; tried ${tried.join('; ')}. Build it with \`npm run build:native\` (needs cmake and a C++17 compiler; \`npm run build:native:cpu\` without CUDA, or \`npx node-gyp rebuild\` without cmake)`,
-  );
+  return fail('E_NATIVE', `could not load the native addon${installNote()}; tried ${[...new Set(tried)].join('; ')}. ${BUILD_ADVICE}`);
+}
+
+/** How to build the addon, for error messages. */
+export const BUILD_ADVICE =
+  'Build it in the package directory with `npm run build:native` (cmake ≥ 3.19 and a C++17 compiler; CUDA when nvcc is found), `npm run build:native:cpu` without CUDA, or `npx node-gyp rebuild` without cmake';
+
+/** Why npm install left no addon: its install script's line, or that npm may not have run the script at all. */
+function installNote(): string {
+  const file = join(ROOT, INSTALL_NOTE);
+  if (existsSync(file)) return ` (npm install: ${readFileSync(file, 'utf8').trim()})`;
+  // npm 11 runs a dependency's install script only once the project approves it (allowScripts)
+  return ' (no prebuilt addon loads here and npm may have skipped the install script that builds one: `npm install-scripts approve mcore-export && npm rebuild mcore-export`)';
 }
 
 export function features(): NativeFeatures {

@@ -2,7 +2,8 @@
 // checkpoint path, and the flags both take with the same meaning.
 import { fail } from '../errors.js';
 import { type ModelType, MODEL_TYPES } from '../megatron/types.js';
-import { parseDevice } from '../plan/device.js';
+import { asDevice, type Device } from '../plan/device.js';
+import { type DTypeName, parseDType } from '../tensor/dtype.js';
 import { parseSize } from '../hf/shard.js';
 
 /**
@@ -40,24 +41,26 @@ export function intArg(flag: string, v: string, lo: number): number {
 
 /** Options every export command takes, under the names of their library options. */
 export interface CommonExportArgs {
-  dtype?: string;
+  dtype?: DTypeName;
   modelType?: ModelType;
   vocabSize?: number;
   threads?: number;
-  device?: string;
+  device?: Device;
   maxBufferBytes?: number;
   dryRun?: boolean;
   hash?: boolean;
   force?: boolean;
   /** the result as JSON on stdout (a CLI choice, not an export option) */
   json?: boolean;
+  /** --config FILE: the model configuration of a safetensors input (lib/cli/config-file.ts) */
+  configFile?: string;
 }
 
 /** Parses one of the common export options into `o`; false when `flag` is not one of them. */
 export function commonExportArg(flag: string, value: () => string, o: CommonExportArgs): boolean {
   switch (flag) {
     case '--dtype':
-      o.dtype = value();
+      o.dtype = parseDType(value());
       return true;
     case '--model-type': {
       const t = value();
@@ -73,8 +76,7 @@ export function commonExportArg(flag: string, value: () => string, o: CommonExpo
       o.threads = intArg(flag, value(), 1);
       return true;
     case '--device':
-      o.device = value();
-      parseDevice(o.device); // refuse a malformed device before planning
+      o.device = asDevice(value()); // refuse a malformed device before planning
       return true;
     case '--max-buffer':
       o.maxBufferBytes = parseSize(value());
@@ -91,6 +93,9 @@ export function commonExportArg(flag: string, value: () => string, o: CommonExpo
       return true;
     case '--json':
       o.json = true;
+      return true;
+    case '--config':
+      o.configFile = value();
       return true;
     default:
       return false;

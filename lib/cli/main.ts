@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isExportError } from '../errors.js';
 import type { Command } from './command.js';
 import { exitCodeForSignal } from './with-progress.js';
@@ -19,12 +20,14 @@ function usage(): string {
     'mcore-export: Megatron-Core checkpoints to TensorRT-LLM and Hugging Face checkpoints',
     '',
     'Usage: mcore-export <command> [options]   (mcore-export <command> --help for details)',
+    '       mcore-export --version',
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Exit codes: 0 success, 1 failure (the message starts with its error code), 2 usage error,',
     '130/143/129 cancelled by SIGINT/SIGTERM/SIGHUP (E_ABORTED; temporaries removed, a previous output kept).',
+    'With --json, a failure also prints {"error": {"code", "message", ...}} on stdout.',
   ].join('\n');
 }
 
@@ -33,6 +36,10 @@ export async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`mcore-export ${packageVersion()}\n`);
+    return 0;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) {
@@ -48,9 +55,15 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (isExportError(e)) {
       process.stderr.write(`mcore-export ${name}: ${e.message}\n`);
+      if (rest.includes('--json')) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, file: e.file, tensor: e.tensor } }) + '\n');
       if (e.code === 'E_ABORTED') return exitCodeForSignal() ?? 1;
       return e.code === 'E_USAGE' ? 2 : 1;
     }
     throw e;
   }
+}
+
+/** The package's version (package.json two levels up from lib/cli/ and dist/cli/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }

@@ -8,7 +8,8 @@ import type { Progress } from '../export/progress.js';
 import type { Checkpoint, ModelType } from '../megatron/types.js';
 import { planTensor } from '../plan/from-tensor.js';
 import type { CopyPlan, PlanTensor } from '../plan/plan.js';
-import { parseDType } from '../tensor/dtype.js';
+import { type DTypeName, parseDType } from '../tensor/dtype.js';
+import type { Device } from '../plan/device.js';
 import { toHfModel } from './convert.js';
 import { beginOutput, checkOutput } from '../export/atomic-output.js';
 import { checkVocabOverride } from '../export/overrides.js';
@@ -24,7 +25,7 @@ export type HfProgress = Progress;
 export interface HfExportOptions {
   readonly outDir: string;
   /** output dtype (default: the checkpoint's training dtype) */
-  readonly dtype?: string;
+  readonly dtype?: DTypeName;
   /** largest shard, '5GB' (default), '500MB', '2GiB' or bytes */
   readonly maxShardSize?: string | number;
   /** a directory with tokenizer files to copy alongside */
@@ -37,7 +38,7 @@ export interface HfExportOptions {
   readonly force?: boolean;
   readonly threads?: number;
   /** 'cpu' (default) | 'cuda' | 'cuda:0,1': where the plan's gathers and casts run (lib/plan/device.ts) */
-  readonly device?: string;
+  readonly device?: Device;
   /** CPU executor buffer budget in bytes (default 1 GiB) */
   readonly maxBufferBytes?: number;
   readonly hash?: boolean;

@@ -12,6 +12,7 @@ import { fromView } from '../tensor/tensor.js';
 import { type Args, configFromArgs } from './config.js';
 import { listRankDirs, openLegacy } from './legacy.js';
 import { guessModelType } from './model-type.js';
+import { notMegatron, recognizeInput } from './recognize.js';
 import { openTorchDist } from './torch-dist.js';
 import { TRACKER_FILE, trackedIteration } from './tracker.js';
 import type { Checkpoint, ModelType, TransformerConfig } from './types.js';
@@ -30,6 +31,8 @@ export interface OpenCheckpointOptions {
 export function openCheckpoint(path: string, opts: OpenCheckpointOptions = {}): Checkpoint {
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) fail('E_NOT_FOUND', 'checkpoint path does not exist', { file: path });
+  const foreign = recognizeInput(path);
+  if (foreign && foreign.kind !== 'megatron') fail(foreign.kind === 'torch-dist-file' ? 'E_USAGE' : 'E_UNSUPPORTED', notMegatron(foreign), { file: path });
   if (st.isFile()) {
     if (basename(path) === TRACKER_FILE) return openCheckpoint(dirname(path), opts);
     if (path.endsWith('.safetensors') || path.endsWith('.json')) return openSafetensorsCheckpoint(path, opts);

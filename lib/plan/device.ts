@@ -4,6 +4,9 @@
 import { fail } from '../errors.js';
 import type { NativeFeatures } from '../native.js';
 
+/** Where a plan runs: 'cpu', 'cuda' (GPU 0), 'cuda:N' or 'cuda:N,M,…' (those GPUs). */
+export type Device = 'cpu' | 'cuda' | `cuda:${number}` | `cuda:${number},${string}`;
+
 export type DeviceSpec = { readonly kind: 'cpu' } | { readonly kind: 'cuda'; readonly gpus: readonly number[] };
 
 /** Parses 'cpu' | 'cuda' | 'cuda:N' | 'cuda:N,M,…' (E_USAGE otherwise). */
@@ -15,6 +18,12 @@ export function parseDevice(text: string | undefined): DeviceSpec {
   const gpus = m[1]!.split(',').map(Number);
   if (new Set(gpus).size !== gpus.length) fail('E_USAGE', `device '${text}' lists a GPU twice`);
   return { kind: 'cuda', gpus };
+}
+
+/** `text` as a Device, or E_USAGE when parseDevice refuses it (for strings from a command line). */
+export function asDevice(text: string): Device {
+  parseDevice(text);
+  return text as Device;
 }
 
 /** The GPU ordinals to pass to the executor (undefined for the CPU), or E_DEVICE when they are not usable here. */

@@ -6,7 +6,7 @@ import { createReadStream, existsSync, openSync, closeSync, fsyncSync, renameSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { ExportError, fail } from '../errors.js';
 import { fromNativeError, loadNative } from '../native.js';
-import { parseDevice, resolveDevice } from './device.js';
+import { type Device, parseDevice, resolveDevice } from './device.js';
 import { lowerPlan } from './lower.js';
 import type { CopyPlan } from './plan.js';
 
@@ -29,7 +29,7 @@ export interface ExecutePlanOptions {
   /** also compute each file's sha256 (read back from the page cache before the rename) */
   readonly hash?: boolean | undefined;
   /** 'cpu' (default), 'cuda' (GPU 0) or 'cuda:0,1' (units shared by the listed GPUs); see ./device.ts */
-  readonly device?: string | undefined;
+  readonly device?: Device | undefined;
   /** bytes of device memory (and as much pinned host memory) each GPU may use; default 2 GiB */
   readonly deviceMemory?: number | undefined;
 }

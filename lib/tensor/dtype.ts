@@ -51,6 +51,9 @@ export function dtypeFromSafetensors(name: string): DType | undefined {
   return BY_SAFETENSORS.get(name);
 }
 
+/** What parseDType accepts: a DType, PyTorch's `torch.` spelling, or a short alias. */
+export type DTypeName = DType | `torch.${DType}` | 'bf16' | 'fp16' | 'half' | 'fp32' | 'float' | 'fp8';
+
 /** Parses a user-supplied dtype name ('bf16', 'bfloat16', 'torch.bfloat16', 'fp16', ...). */
 export function parseDType(name: string): DType {
   const n = name.replace(/^torch\./, '').toLowerCase();

@@ -6,6 +6,7 @@
  * Megatron names that differ from trtllm-build's: loraCkptList → loraDir, useLoraPlugin → loraPlugin
  * (Megatron also fixes the LoRA source to 'nemo'). Defaults are Megatron's (MEGATRON_BUILD_DEFAULTS).
  */
+import type { Device } from '../plan/device.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
 import { fail } from '../errors.js';
@@ -88,7 +89,7 @@ export interface HelperBuildInput {
   /** plan executor for writing in-memory weights (default: the native one) */
   executor?: PlanExecutor;
   /** where the in-memory weights are gathered and cast: 'cpu' (default) | 'cuda' | 'cuda:N' (e.g. this rank's GPU after on-device conversion) */
-  device?: string;
+  device?: Device;
 }
 
 /**

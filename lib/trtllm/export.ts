@@ -1,29 +1,28 @@
-import { rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import { fail } from '../errors.js';
-import { type ExecuteResult, nativeExecutor, type PlanExecutor } from '../export/executor.js';
-import { beginOutput, beginSharedOutput, checkOutput, type OutputKind } from '../export/atomic-output.js';
-import { writeFileAtomic } from '../export/out-dir.js';
+import { checkOutput } from '../export/atomic-output.js';
+import type { PlanExecutor } from '../export/executor.js';
 import { checkModelTypeFits, checkVocabOverride } from '../export/overrides.js';
 import type { Progress } from '../export/progress.js';
 import type { ExportSummary } from '../export/summary.js';
 import type { Checkpoint, ModelType } from '../megatron/types.js';
 import { MODEL_TYPES } from '../megatron/types.js';
 import type { CopyPlan } from '../plan/plan.js';
-import { parseDType } from '../tensor/dtype.js';
+import { type DTypeName, parseDType } from '../tensor/dtype.js';
+import type { Device } from '../plan/device.js';
 import { numel } from '../tensor/shape.js';
 import { itemsize } from '../tensor/dtype.js';
 import { helperActivationFor } from './activation.js';
 import { type TrtDType, TRT_DTYPES } from './config.js';
 import { TRTLLMHelper, type TRTLLMHelperOptions } from './helper.js';
 import type { PyJson } from '../export/pyjson.js';
+import { saveTrtllmCheckpoint, TRTLLM_OUTPUT, trtllmRankPlan } from './save.js';
 
 export interface ExportTrtllmOptions {
   readonly outDir: string;
   readonly tpSize?: number;
   readonly ppSize?: number;
   /** output dtype (bfloat16 | float16 | float32, or bf16/fp16/fp32); default: the checkpoint's parameter dtype */
-  readonly dtype?: string;
+  readonly dtype?: DTypeName;
   /** default: the checkpoint's guessed model type */
   readonly modelType?: ModelType;
   readonly useParallelEmbedding?: boolean;
@@ -40,7 +39,7 @@ export interface ExportTrtllmOptions {
   readonly ranks?: readonly number[];
   readonly threads?: number;
   /** 'cpu' (default) | 'cuda' | 'cuda:0,1': where the plan's gathers and casts run (lib/plan/device.ts) */
-  readonly device?: string;
+  readonly device?: Device;
   /** CPU executor buffer budget in bytes (default 1 GiB) */
   readonly maxBufferBytes?: number;
   readonly force?: boolean;
@@ -86,13 +85,7 @@ export function helperOptionsFor(ckpt: Pick<Checkpoint, 'config' | 'args'>, mode
   };
 }
 
-export const RANK_FILE = /^rank\d+\.safetensors$/;
-
-/** Files a TensorRT-LLM checkpoint export writes (the only ones `force` replaces; verify expects nothing else). */
-export const TRTLLM_OUTPUT: OutputKind = {
-  what: 'TensorRT-LLM checkpoint',
-  owns: (name) => name === 'config.json' || RANK_FILE.test(name),
-};
+export { RANK_FILE, isTrtllmOutputFile, TRTLLM_OUTPUT } from './save.js';
 
 function checkInt(name: string, v: number | undefined, lo: number): void {
   if (v !== undefined && (!Number.isInteger(v) || v < lo)) fail('E_USAGE', `${name} must be an integer ≥ ${lo}, got ${String(v)}`);
@@ -136,9 +129,8 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     megatronCompat: o.megatronCompat ?? false,
     fp8: o.fp8Quantized || o.fp8Kvcache ? { quantized: o.fp8Quantized === true, kvCache: o.fp8Kvcache === true, extraState: ckpt.extraState } : undefined,
   });
-  const plan: CopyPlan = { files: weights.map((w) => ({ path: join(o.outDir, `rank${w.rank}.safetensors`), tensors: w.tensors })) };
+  const plan = trtllmRankPlan(weights, o.outDir);
   const config = configs[0]?.fields ?? {};
-  const writesConfig = o.ranks === undefined || o.ranks.includes(0);
   const ranks = weights.map((w) => w.rank);
 
   if (o.dryRun) {
@@ -147,37 +139,8 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: true, ranks, config, plan };
   }
 
-  // a share with no output ranks (more processes than ranks) has nothing to write, not even the directory
-  if (o.ranks !== undefined && o.ranks.length === 0) return { outDir: o.outDir, files: [], bytes: 0, seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
-
-  const execute = o.executor ?? nativeExecutor;
-  // One process: the whole directory is staged and swapped in. A share of a partitioned export: the directory is
-  // shared, so only this share's files are replaced, each atomically.
-  const mine = new Set(plan.files.map((f) => basename(f.path)));
-  if (writesConfig) mine.add('config.json');
-  const out = o.ranks === undefined ? beginOutput(o.outDir, TRTLLM_OUTPUT, o.force ?? false) : beginSharedOutput(o.outDir, TRTLLM_OUTPUT, (n) => mine.has(n));
-  const staged = (path: string) => join(out.dir, basename(path));
-  const final = (path: string) => join(o.outDir, basename(path));
-  const files: { path: string; bytes: number; sha256?: string | undefined }[] = [];
-  try {
-    const stagedPlan: CopyPlan = { files: plan.files.map((f) => ({ ...f, path: staged(f.path) })) };
-    const result: ExecuteResult = await execute(stagedPlan, { threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device, maxBufferBytes: o.maxBufferBytes });
-    files.push(...result.files.map((f) => ({ ...f, path: final(f.path) })));
-    if (o.signal?.aborted) fail('E_ABORTED', 'the export was aborted', { file: o.outDir });
-    if (writesConfig) {
-      const text = configs[0]!.toJson();
-      try {
-        writeFileAtomic(staged('config.json'), text);
-      } catch (e) {
-        // without its config the rank files of a share are an unusable partial export: take them back
-        if (o.ranks !== undefined) for (const f of result.files) rmSync(f.path, { force: true });
-        throw e;
-      }
-      files.unshift({ path: final('config.json'), bytes: Buffer.byteLength(text) });
-    }
-    out.commit();
-  } catch (e) {
-    throw out.abandon(e);
-  }
-  return { outDir: o.outDir, files, bytes: files.reduce((a, f) => a + f.bytes, 0), seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
+  const saved = await saveTrtllmCheckpoint(configs, weights, o.outDir, {
+    threads: o.threads, onProgress: o.onProgress, signal: o.signal, hash: o.hash, device: o.device, maxBufferBytes: o.maxBufferBytes, force: o.force, executor: o.executor,
+  });
+  return { ...saved, seconds: (performance.now() - t0) / 1000, dryRun: false, ranks, config, plan };
 }

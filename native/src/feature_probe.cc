@@ -27,6 +27,7 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
   f.Set("cuda", Napi::Boolean::New(env, true));
   f.Set("cudaDevices", Napi::Number::New(env, probe.devices));
   f.Set("cudaRuntimeVersion", Napi::Number::New(env, probe.runtimeVersion));
+  f.Set("cudaArchitectures", Napi::String::New(env, cuda::builtArchitectures()));
   if (!probe.error.empty()) f.Set("cudaError", Napi::String::New(env, probe.error));
 #else
   f.Set("cuda", Napi::Boolean::New(env, false));

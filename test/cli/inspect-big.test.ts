@@ -6,14 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bigVocabSpec, buildPrivateCli, runInspect, type SparseCheckpoint, writeSparseTorchDist } from '../../bench/inspect-big.js';
+import { bigVocabSpec, runInspect, type SparseCheckpoint, writeSparseTorchDist } from '../../bench/inspect-big.js';
+import { BIN } from '../support/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'inspect-big-'));
 let ck: SparseCheckpoint;
-let cli: string;
 
 beforeAll(() => {
-  cli = buildPrivateCli(join(work, 'cli'));
   ck = writeSparseTorchDist(join(work, 'ckpt'), bigVocabSpec());
 }, 300_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -21,9 +20,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('inspect on a ≥ 4 GiB torch_dist file', () => {
   test('reads < 1 MiB of it and finishes in well under a second', () => {
     expect(ck.fileBytes).toBeGreaterThan(4 * 2 ** 30);
-    const baseline = runInspect(cli, '--help');
+    const baseline = runInspect(BIN, '--help');
     expect(baseline.code).toBe(0);
-    const run = runInspect(cli, ck.root, '--json');
+    const run = runInspect(BIN, ck.root, '--json');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const readOfCheckpoint = run.io.rchar! - baseline.io.rchar!;

@@ -1,13 +1,11 @@
 // `mcore-export inspect` as a real child process (the built CLI) on every fixture checkpoint (legacy torch and
 // torch_dist, every layout): the JSON report must list the legacy tp1pp1 tensors the manifest records, with byte
 // ranges inside the checkpoint's files.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { buildPrivateCli } from '../../bench/inspect-big.js';
+import { describe, expect, test } from 'vitest';
 import { DTYPES, type DType } from '../../lib/tensor/dtype.js';
+import { cli as runCli } from '../support/cli.js';
 import { FIXTURES } from '../support/fixtures.js';
 
 const FIX = FIXTURES;
@@ -18,16 +16,9 @@ for (const [model, m] of Object.entries<any>(manifest.models)) {
   for (const layout of Object.keys(m.checkpoints)) cases.push([model, layout]);
 }
 
-// the CLI as `npm run build:ts` builds it, into a private directory (the shared dist/ may be rebuilt mid-run)
-const work = mkdtempSync(join(tmpdir(), 'inspect-cli-'));
-let bin = '';
-beforeAll(() => {
-  bin = buildPrivateCli(work);
-}, 300_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = runCli(args);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,19 +1,17 @@
 // `--max-buffer`: a tiny executor budget (many small work units, one thread's worth of buffers) still writes the
 // reference bytes; values that cannot work are refused before anything is written.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
+import { cli as runCli } from '../support/cli.js';
 import { FIXTURES, REFERENCE } from '../trtllm/support/fixtures.js';
 
-const BIN = fileURLToPath(new URL('../../bin/mcore-export.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-max-buffer-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, RANK: '', WORLD_SIZE: '', SLURM_PROCID: '', SLURM_NTASKS: '', OMPI_COMM_WORLD_RANK: '', OMPI_COMM_WORLD_SIZE: '' } });
+  const r = runCli(args);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,14 +1,12 @@
 // `--sha256`: the hashes the CLI lists are those of the files on disk (computed here independently).
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
+import { cli } from '../support/cli.js';
 import { fixture } from '../support/fixtures.js';
 
-const BIN = fileURLToPath(new URL('../../bin/mcore-export.js', import.meta.url));
 const CKPT = fixture('megatron/gpt2/torch/tp1pp1');
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-sha256-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -16,7 +14,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('--sha256', () => {
   test.each(['trtllm', 'hf'])('%s --json lists the sha256 of every data file written', (cmd) => {
     const out = join(tmp, cmd);
-    const r = spawnSync(process.execPath, [BIN, cmd, CKPT, '--out', out, '--json', '--sha256', ...(cmd === 'trtllm' ? ['--tp', '2'] : [])], { encoding: 'utf8', env: { ...process.env, RANK: '', WORLD_SIZE: '', SLURM_PROCID: '', SLURM_NTASKS: '', OMPI_COMM_WORLD_RANK: '', OMPI_COMM_WORLD_SIZE: '' } });
+    const r = cli([cmd, CKPT, '--out', out, '--json', '--sha256', ...(cmd === 'trtllm' ? ['--tp', '2'] : [])]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string; sha256?: string }[] }).files.filter((f) => f.path.endsWith('.safetensors'));

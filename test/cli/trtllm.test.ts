@@ -1,18 +1,17 @@
-// The real CLI as a child process (`npm run build:ts` first): exports compared byte for byte with references.
-import { spawnSync } from 'node:child_process';
+// The real CLI as a child process (test/support/cli.ts): exports compared byte for byte with references.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
+import { cli as runCli } from '../support/cli.js';
+import { makeWritable as chmodTree } from '../support/files.js';
 import { FIXTURES, REFERENCE } from '../trtllm/support/fixtures.js';
 
-const BIN = fileURLToPath(new URL('../../bin/mcore-export.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-trtllm-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, RANK: '', WORLD_SIZE: '', OMPI_COMM_WORLD_RANK: '', OMPI_COMM_WORLD_SIZE: '', PMI_RANK: '', PMI_SIZE: '', SLURM_PROCID: '', SLURM_NTASKS: '' } });
+  const r = runCli(args);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -144,7 +143,7 @@ describe('mcore-export verify', () => {
   ])('rejects a copy with %s', (_, corrupt, code) => {
     const d = fresh();
     cpSync(join(REFERENCE, 'llama', 'tp2_pp2_bfloat16'), d, { recursive: true });
-    spawnSync('chmod', ['-R', 'u+w', d]);
+    chmodTree(d);
     corrupt(d);
     const r = cli('verify', d);
     expect(r.code).toBe(1);

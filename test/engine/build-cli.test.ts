@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sourceCli } from '../support/cli.js';
+import { cli as runCli } from '../support/cli.js';
 import { parseBuildFlags } from '../../lib/trtllm/engine-cli-flags.js';
 import { BUILD_FLAGS } from '../../lib/trtllm/build-options.js';
 import { fixture } from '../support/fixtures.js';
@@ -18,7 +18,7 @@ let work: string;
 beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'build-cli-')); });
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
-const cli = (args: string[], env: Record<string, string> = {}) => sourceCli(args, { cwd: work, env, timeoutMs: 60_000 });
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: work, env, timeoutMs: 60_000 });
 
 describe('build flags', () => {
   it('has a kebab-case flag for every option, and trtllm-build spelling for every passed-through one', () => {
@@ -60,7 +60,7 @@ describe('mcore-export build (process)', () => {
     const r = cli(['build', CKPT, '--out', out, '--trtllm-build', STAND_IN, '--max-batch-size', '8', '--megatron-defaults', '--json'],
       { FAKE_TRTLLM_RECORD: join(work, 'argv.json') });
     expect(r.stderr).toContain('[TRT-LLM] [I] Serializing engine to');
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.worldSize).toBe(2);
     expect(res.engineDir).toBe(out);
@@ -72,23 +72,23 @@ describe('mcore-export build (process)', () => {
 
   it('finds trtllm-build through $MCORE_EXPORT_TRTLLM_BUILD', () => {
     const r = cli(['build', CKPT, '--out', join(work, 'e'), '--quiet'], { MCORE_EXPORT_TRTLLM_BUILD: STAND_IN });
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^engine .*: 2 ranks, 3 files/);
   });
 
   it('exit 1 with install advice when trtllm-build is nowhere', () => {
     const r = cli(['build', CKPT, '--out', join(work, 'e')], { PATH: dirname(process.execPath), MCORE_EXPORT_TRTLLM_BUILD: '' });
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/E_NOT_FOUND: trtllm-build was not found on PATH.*TensorRT-LLM 1\.x/);
     expect(existsSync(join(work, 'e'))).toBe(false);
   });
 
   it('exit 2 for usage errors; exit 1 (E_CONFIG) for a bad option combination', () => {
-    expect(cli(['build', CKPT]).code).toBe(2);
-    expect(cli(['build', CKPT, '--out', 'x', '--bogus']).code).toBe(2);
+    expect(cli(['build', CKPT]).status).toBe(2);
+    expect(cli(['build', CKPT, '--out', 'x', '--bogus']).status).toBe(2);
     const r = cli(['build', CKPT, '--out', 'x', '--trtllm-build', STAND_IN, '--user-buffer']);
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/E_CONFIG: engine build option userBuffer/);
   });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sourceCli } from '../support/cli.js';
+import { cli as runCli } from '../support/cli.js';
 import { fixture } from '../support/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -18,7 +18,7 @@ let work: string;
 beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'export-cli-')); });
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
-const cli = (args: string[], env: Record<string, string> = {}) => sourceCli(args, { cwd: work, env, timeoutMs: 120_000 });
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: work, env, timeoutMs: 120_000 });
 
 describe('mcore-export export', () => {
   it('writes the checkpoint (= Megatron reference) and then the engine; --json has both', () => {
@@ -26,7 +26,7 @@ describe('mcore-export export', () => {
     const eng = join(work, 'engine');
     const r = cli(['export', CKPT, '--out', out, '--engine', eng, '--tp', '2', '--dtype', 'bfloat16', '--megatron-compat', '--trtllm-build', STAND_IN, '--max-batch-size', '16', '--json'],
       { FAKE_TRTLLM_RECORD: join(work, 'argv.json') });
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.engine.worldSize).toBe(2);
     expect(res.checkpoint.outDir).toBe(out);
@@ -40,7 +40,7 @@ describe('mcore-export export', () => {
   it('a missing trtllm-build fails before anything is exported', () => {
     const out = join(work, 'ckpt');
     const r = cli(['export', CKPT, '--out', out, '--engine', join(work, 'e')], { PATH: dirname(process.execPath), MCORE_EXPORT_TRTLLM_BUILD: '' });
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/E_NOT_FOUND: trtllm-build was not found/);
     expect(existsSync(out)).toBe(false);
   });
@@ -48,13 +48,13 @@ describe('mcore-export export', () => {
   it('a bad engine option fails before anything is exported', () => {
     const out = join(work, 'ckpt');
     const r = cli(['export', CKPT, '--out', out, '--engine', join(work, 'e'), '--trtllm-build', STAND_IN, '--tokens-per-block', '100']);
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/E_CONFIG: engine build option tokensPerBlock/);
     expect(existsSync(out)).toBe(false);
   });
 
   it('refuses a multi-process launch (the engine needs every share) and a missing --engine', () => {
-    expect(cli(['export', CKPT, '--out', join(work, 'c'), '--engine', join(work, 'e'), '--rank', '0', '--world-size', '2']).code).toBe(2);
-    expect(cli(['export', CKPT, '--out', join(work, 'c')]).code).toBe(2);
+    expect(cli(['export', CKPT, '--out', join(work, 'c'), '--engine', join(work, 'e'), '--rank', '0', '--world-size', '2']).status).toBe(2);
+    expect(cli(['export', CKPT, '--out', join(work, 'c')]).status).toBe(2);
   });
 });

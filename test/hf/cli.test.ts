@@ -1,16 +1,12 @@
-// `mcore-export hf` as a user runs it: a real child process on the built CLI (npm test builds dist/ first).
-import { execFile } from 'node:child_process';
+// `mcore-export hf` as a user runs it: a real child process (test/support/cli.ts).
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadNative } from '../../lib/native.js';
+import { cliAsync } from '../support/cli.js';
 import { FIXTURES } from './support/tp1-fixture.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'bin/mcore-export.js');
-const built = existsSync(join(ROOT, 'dist/cli/main.js'));
 /** Writing needs the native executor; without it only planning (dry runs, errors) can be checked. */
 const nativeMissing = (() => {
   try {
@@ -21,16 +17,9 @@ const nativeMissing = (() => {
   }
 })();
 if (nativeMissing) console.warn(`hf CLI tests that write files are skipped: ${nativeMissing}`);
-const execFileP = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await execFileP(process.execPath, [CLI, 'hf', ...args]);
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+async function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = await cliAsync(['hf', ...args]);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const src = (model: string, layout: string) => join(FIXTURES, 'megatron', model, layout);
@@ -40,7 +29,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe.skipIf(!built)('mcore-export hf (child process)', () => {
+describe('mcore-export hf (child process)', () => {
   test.skipIf(nativeMissing)('--json prints only the result on stdout; the directory is complete', async () => {
     const out = join(tmp, 'llama');
     const r = await cli(src('llama', 'torch_dist/tp2pp1'), '--out', out, '--dtype', 'float32', '--max-shard-size', '40KB', '--json');

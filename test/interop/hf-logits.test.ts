@@ -3,8 +3,8 @@
 // AutoModelForCausalLM on CPU in a Python child process and run on the fixture's input ids: its logits must
 // match Megatron's own forward pass (fixtures/logits) over the real-vocabulary columns. Besides tp1pp1, other
 // training layouts (TP/PP/EP shards, torch_dist) of the same weights must give the same result.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FIXTURE_MODELS, FIXTURES, type FixtureModel } from '../hf/support/tp1-fixture.js';
@@ -60,6 +60,12 @@ beforeAll(async () => {
     const r = results.get(caseDir(c));
     return `| ${c.model} | ${c.layout} | ${r?.class} | ${c.dtype} | cpu (${r?.model_dtype}) | ${r?.vocab}/${r?.padded_vocab} | ${r?.rel_err.toExponential(2)} | ≤ ${TOLERANCE[c.dtype]} |`;
   });
+  // the raw numbers behind VERIFICATION.md's table: MCORE_RESULTS_JSON=bench/results/hf-logits-cpu.json
+  const resultsFile = process.env['MCORE_RESULTS_JSON'];
+  if (resultsFile) {
+    const rawCases = cases.map((c) => ({ ...c, bound: TOLERANCE[c.dtype], result: results.get(caseDir(c)) ?? null }));
+    writeFileSync(resultsFile, JSON.stringify({ date: new Date().toISOString(), host: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, cases: rawCases }, null, 2) + '\n');
+  }
   console.log(
     [`HF interop (mcore-export hf CLI → transformers, torch ${[...results.values()][0]?.torch}, transformers ${[...results.values()][0]?.transformers})`,
       '| model | source layout | class | export dtype | device (compute dtype) | vocab/padded | max\\|Δ\\|/max\\|ref\\| | bound |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n'),

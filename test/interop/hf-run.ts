@@ -5,9 +5,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { loadNative } from '../../lib/native.js';
+import { cliAsync } from '../support/cli.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'bin/mcore-export.js');
 // async children only: a blocked event loop starves vitest's worker RPC during the minute this takes
 export const run = promisify(execFile);
 
@@ -58,7 +58,8 @@ export async function interopSetup(): Promise<{ python?: string; skip?: string }
 
 /** Runs `mcore-export hf` as a user would; returns its --json result. */
 export async function exportWithCli(src: string, out: string, dtype: string, modelType?: string): Promise<{ architecture: string; dtype: string; tensors: number }> {
-  const r = await run(process.execPath, [CLI, 'hf', src, '--out', out, '--dtype', dtype, '--json', ...(modelType ? ['--model-type', modelType] : [])]);
+  const r = await cliAsync(['hf', src, '--out', out, '--dtype', dtype, '--json', ...(modelType ? ['--model-type', modelType] : [])]);
+  if (r.status !== 0) throw new Error(`mcore-export hf ${src} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { architecture: string; dtype: string; tensors: number };
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { DTypeName } from '../../lib/tensor/dtype.js';
 import { generateCheckpoint } from '../../bench/generate/generate.js';
 import { presetSpec } from '../../bench/generate/model.js';
 import { exportHf } from '../../lib/hf/export.js';
@@ -58,7 +59,7 @@ beforeAll(async () => {
 });
 
 let n = 0;
-async function exportCase(model: string, l: Layout, dtype = 'float32'): Promise<string> {
+async function exportCase(model: string, l: Layout, dtype: DTypeName = 'float32'): Promise<string> {
   const ckpt = openCheckpoint(model.startsWith('/') ? model : join(FIXTURES, 'megatron', model, ...(l.source ?? 'torch/tp1pp1').split('/')));
   try {
     const { source: _, ...opts } = l;

@@ -13,7 +13,8 @@ import { openCheckpoint } from '../../lib/megatron/open.js';
 import { exportTrtllm } from '../../lib/trtllm/export.js';
 import { Rng } from '../fuzz/rng.js';
 import { isTemporary, makeBigCheckpoint, stagingDirs } from './support/big-checkpoint.js';
-import { BUILT, cli, cliAsync, sha256File } from './support/cli.js';
+import { cli, cliProcess } from '../support/cli.js';
+import { sha256File } from '../support/files.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mcore-crash-'));
 let ckpt = '';
@@ -54,7 +55,7 @@ function whenWriting(dir: string, p: ChildProcess): Promise<boolean> {
   });
 }
 
-describe.skipIf(!BUILT)('crash safety of the trtllm export', () => {
+describe('crash safety of the trtllm export', () => {
   beforeAll(() => {
     ckpt = makeBigCheckpoint(work);
     const out = join(work, 'reference');
@@ -71,7 +72,7 @@ describe.skipIf(!BUILT)('crash safety of the trtllm export', () => {
     const seen: string[] = [];
     for (let i = 0; i < 10; i++) {
       const out = join(work, `killed-${i}`);
-      const p = cliAsync(['trtllm', ckpt, '--out', out, ...ARGS]);
+      const p = cliProcess(['trtllm', ckpt, '--out', out, ...ARGS]);
       const done = exited(p);
       // even points: anywhere in the run; odd points: inside the write phase (after the first temporary appears)
       if (i % 2 === 0) await new Promise((r) => setTimeout(r, rng.next() * fullMs));
@@ -134,7 +135,7 @@ describe.skipIf(!BUILT)('crash safety of the trtllm export', () => {
 
   it('SIGINT to the CLI mid-write: exit 130 with E_ABORTED, no temporaries, no directory', async () => {
     const out = join(work, 'interrupted');
-    const p = cliAsync(['trtllm', ckpt, '--out', out, ...ARGS]);
+    const p = cliProcess(['trtllm', ckpt, '--out', out, ...ARGS]);
     const done = exited(p);
     expect(await whenWriting(out, p)).toBe(true);
     p.kill('SIGINT');

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourceCli as cli, sourceCliAsync as cliAsync } from '../support/cli.js';
+import { cli, cliAsync } from '../support/cli.js';
 import { fixture } from '../support/fixtures.js';
 
 const CKPT = fixture('megatron/llama/torch/tp1pp1');
@@ -21,22 +21,22 @@ describe('mcore-export trtllm --rank/--world-size + verify', () => {
   it('4 concurrent processes write one complete, verified checkpoint equal to Megatron’s', async () => {
     const out = join(work, 'all');
     const runs = await Promise.all([0, 1, 2, 3].map((r) => cliAsync(share(out, r))));
-    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
     expect(runs.map((r) => JSON.parse(r.stdout).ranks)).toEqual([[0], [1], [2], [3]]);
     const v = cli(['verify', out]);
-    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.status, v.stdout + v.stderr).toBe(0);
     for (let r = 0; r < 4; r++) expect(Buffer.compare(readFileSync(join(out, `rank${r}.safetensors`)), readFileSync(join(REFERENCE, `rank${r}.safetensors`)))).toBe(0);
   }, 180_000);
 
   it('verify calls a directory missing one share incomplete; running that share completes it', async () => {
     const out = join(work, 'partial');
     const runs = await Promise.all([0, 1, 3].map((r) => cliAsync(share(out, r))));
-    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
     const before = cli(['verify', out]);
-    expect(before.code).toBe(1);
+    expect(before.status).toBe(1);
     expect(before.stdout + before.stderr).toMatch(/rank 2\b.*has no file|rank2\.safetensors/);
     const last = cli(share(out, 2));
-    expect(last.code, last.stderr).toBe(0);
-    expect(cli(['verify', out]).code).toBe(0);
+    expect(last.status, last.stderr).toBe(0);
+    expect(cli(['verify', out]).status).toBe(0);
   }, 180_000);
 });

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import type { TrtDType } from '../../lib/trtllm/config.js';
 import { ExportError } from '../../lib/errors.js';
 import { nativeExecutor } from '../../lib/export/executor.js';
 import { features } from '../../lib/native.js';
@@ -26,7 +27,7 @@ interface Case {
   dir: string;
   tp: number;
   pp: number;
-  dtype: string;
+  dtype: TrtDType;
   kv: boolean;
 }
 
@@ -36,7 +37,7 @@ const cases: Case[] = readdirSync(fp8Fixture('reference'), { withFileTypes: true
     readdirSync(fp8Fixture('reference', m.name)).filter((name) => !name.startsWith('distributed_')).map((name) => {
       const r = /^tp(\d+)_pp(\d+)_(bfloat16|float16|float32)(_kvcache)?$/.exec(name);
       if (!r) throw new Error(`unexpected reference case ${m.name}/${name}`);
-      return { model: m.name, name, dir: fp8Fixture('reference', m.name, name), tp: Number(r[1]), pp: Number(r[2]), dtype: r[3]!, kv: r[4] !== undefined };
+      return { model: m.name, name, dir: fp8Fixture('reference', m.name, name), tp: Number(r[1]), pp: Number(r[2]), dtype: r[3]! as TrtDType, kv: r[4] !== undefined };
     }),
   );
 

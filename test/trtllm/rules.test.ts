@@ -158,7 +158,7 @@ test('exportTrtllm (API, native executor): embedding sharded on dim 1, mixtral a
 
 test('exportTrtllm refuses bad settings before creating anything', async () => {
   const ckpt = open('llama');
-  for (const bad of [{ tpSize: 3 }, { ppSize: 9 }, { dtype: 'float8_e4m3fn' }, { vocabSize: 10_000 }, { ranks: [4] }, { tpSize: 1.5 }]) {
+  for (const bad of [{ tpSize: 3 }, { ppSize: 9 }, { dtype: 'float8_e4m3fn' as const }, { vocabSize: 10_000 }, { ranks: [4] }, { tpSize: 1.5 }]) {
     const out = join(tmp, `bad-${Object.keys(bad)[0]}`);
     await expect(exportTrtllm(ckpt, { outDir: out, executor: executePlan, ...bad })).rejects.toMatchObject({ code: expect.stringMatching(/^E_(CONFIG|USAGE)$/) });
     expect(readdirSync(tmp)).not.toContain(`bad-${Object.keys(bad)[0]}`);

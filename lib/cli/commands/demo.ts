@@ -1,5 +1,5 @@
 // `mcore-export demo`: exports the tiny real Megatron checkpoint shipped in assets/, verifies it, prints a summary.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +19,8 @@ export const demo: Command = {
   help: `Usage: mcore-export demo [--out DIR] [--tp N] [--force] [--json]
 
 Converts the tiny real Megatron-Core checkpoint shipped in the package (assets/tiny-llama: Llama-style,
-4 layers, GQA) into a TensorRT-LLM checkpoint (default: TP 2, in a new temporary directory), verifies the
-result and prints a summary.`,
+4 layers, GQA) into a TensorRT-LLM checkpoint (default: TP 2), verifies the result and prints a summary.
+Without --out it writes into a new temporary directory and removes it afterwards; --out DIR keeps the result.`,
   async run(argv) {
     let out: string | undefined;
     let tp = 2;
@@ -43,15 +43,17 @@ result and prints a summary.`,
       const result = await exportTrtllm(ckpt, { outDir, tpSize: tp, force });
       const check = verifyTrtllmDir(outDir);
       if (json) {
-        process.stdout.write(JSON.stringify({ checkpoint: TINY_CHECKPOINT, modelType: ckpt.modelType, outDir, files: result.files, bytes: result.bytes, seconds: result.seconds, gbPerSecond: gbPerSecond(result), verify: check }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ checkpoint: TINY_CHECKPOINT, modelType: ckpt.modelType, outDir, kept: out !== undefined, files: result.files, bytes: result.bytes, seconds: result.seconds, gbPerSecond: gbPerSecond(result), verify: check }, null, 2) + '\n');
       } else {
         process.stdout.write(`${TINY_CHECKPOINT}: ${ckpt.format} checkpoint, model type ${ckpt.modelType}, ${ckpt.tensors.size} tensors\n`);
         process.stdout.write(formatSummary(result) + '\n');
         process.stdout.write(check.ok ? `verify: OK (${check.ranks} rank files, ${check.tensors} tensors)\n` : `verify: FAILED\n${check.problems.map((p) => `  ${p.code}: ${p.message}${p.tensor ? ` (tensor ${p.tensor})` : ''}`).join('\n')}\n`);
+        if (out === undefined) process.stdout.write(`(${outDir} was temporary and is removed; --out DIR keeps the export)\n`);
       }
       return check.ok ? 0 : 1;
     } finally {
       ckpt.close();
+      if (out === undefined) rmSync(outDir, { recursive: true, force: true });
     }
   },
 };

@@ -3,7 +3,6 @@
 // the export starts, so a typo or a missing TensorRT-LLM does not cost a full export first.
 import { fail } from '../../errors.js';
 import { formatSummary } from '../../export/summary.js';
-import { openCheckpoint } from '../../megatron/open.js';
 import { resolveLaunchPlace } from '../../scale/launch.js';
 import { withMegatronDefaults } from '../../trtllm/build-options.js';
 import { validateBuildOptions } from '../../trtllm/build-options.js';
@@ -11,6 +10,7 @@ import { buildFlagsHelp, parseBuildFlags } from '../../trtllm/engine-cli-flags.j
 import { locateTrtllmBuild } from '../../trtllm/engine-locate.js';
 import { exportTrtllm } from '../../trtllm/export.js';
 import type { Command } from '../command.js';
+import { openInput } from '../open-input.js';
 import { withProgress } from '../with-progress.js';
 import { parseTrtllmArgs } from './trtllm.js';
 import { engineSummaryText, runEngineBuild, takeEngineRunFlags } from './build.js';
@@ -57,7 +57,7 @@ export const exportCmd: Command = {
     validateBuildOptions(buildOptions);
     if (!a.opts.dryRun) locateTrtllmBuild(flags.trtllmBuild);
 
-    const ckpt = openCheckpoint(a.ckpt, a.modelType ? { modelType: a.modelType } : {});
+    const ckpt = openInput(a.ckpt, a);
     let exported;
     try {
       exported = await withProgress('trtllm', (signal, onProgress) => exportTrtllm(ckpt, { ...a.opts, signal, onProgress }));

@@ -9,9 +9,11 @@ export const featuresCmd: Command = {
   help: `Usage: mcore-export features [--json]
 
 Loads the native addon and prints where it came from and what it was built with: "cuda" (the CUDA part
-is compiled in), "cudaDevices" (GPUs the CUDA runtime sees now; 0 with the reason in "cudaError" on
-machines without a GPU or driver), "threads" (hardware threads for the CPU executor).
-Set MCORE_EXPORT_ADDON=/path/to/mcore_export.node to use a specific build.`,
+is compiled in; "cudaArchitectures" lists the GPU architectures it has code for), "cudaDevices" (GPUs the
+CUDA runtime sees now; 0 with the reason in "cudaError" on machines without a GPU or driver), "threads"
+(hardware threads for the CPU executor).
+Which addon: $MCORE_EXPORT_ADDON when set; else a local CUDA build (build/Release, from npm run
+build:native); else the prebuilt CPU addon shipped in the package; else any local build.`,
   async run(argv) {
     const json = argv.includes('--json');
     const unknown = argv.find((a) => a !== '--json');

@@ -3,10 +3,10 @@ import { fail } from '../../errors.js';
 import { formatSummary, gbPerSecond } from '../../export/summary.js';
 import { HF_ARCHITECTURES, HF_FAMILY_ARCHITECTURES } from '../../hf/convert.js';
 import { exportHf, type HfExportOptions } from '../../hf/export.js';
-import { openCheckpoint } from '../../megatron/open.js';
 import { MODEL_FAMILIES, MODEL_TYPES } from '../../megatron/types.js';
 import { commonExportArg, type CommonExportArgs, parseCheckpointArgs } from '../args.js';
 import type { Command } from '../command.js';
+import { openInput } from '../open-input.js';
 import { withProgress } from '../with-progress.js';
 
 const HELP = `Usage: mcore-export hf CKPT --out DIR [options]
@@ -29,6 +29,7 @@ Options:
   --tokenizer DIR        copy the tokenizer files found in DIR (tokenizer.json, tokenizer.model, ...)
   --model-type T         auto | ${MODEL_TYPES.join(' | ')} (default auto: guessed from the config)
   --vocab-size N         keep N vocabulary rows (default: the checkpoint's tokenizer vocab_size)
+  --config FILE          model config of a safetensors input: Megatron args or a TransformerConfig (JSON)
   --threads N            executor threads (default: all cores)
   --device D             cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE      CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
@@ -41,6 +42,7 @@ interface HfArgs {
   ckpt: string;
   opts: Omit<HfExportOptions, 'onProgress' | 'signal' | 'execute'>;
   json: boolean;
+  configFile: string | undefined;
 }
 
 export function parseHfArgs(argv: string[]): HfArgs {
@@ -62,8 +64,8 @@ export function parseHfArgs(argv: string[]): HfArgs {
     }
   });
   if (o.outDir === undefined) fail('E_USAGE', 'missing --out DIR');
-  const { json, ...common } = c;
-  return { ckpt, opts: { ...common, ...o, outDir: o.outDir }, json: json ?? false };
+  const { json, configFile, ...common } = c;
+  return { ckpt, opts: { ...common, ...o, outDir: o.outDir }, json: json ?? false, configFile };
 }
 
 export const hf: Command = {
@@ -72,7 +74,7 @@ export const hf: Command = {
   help: HELP,
   async run(argv) {
     const a = parseHfArgs(argv);
-    const ckpt = openCheckpoint(a.ckpt, a.opts.modelType ? { modelType: a.opts.modelType } : {});
+    const ckpt = openInput(a.ckpt, { modelType: a.opts.modelType, configFile: a.configFile });
     try {
       const result = await withProgress('hf', (signal, onProgress) => exportHf(ckpt, { ...a.opts, signal, onProgress }));
       if (a.json) {

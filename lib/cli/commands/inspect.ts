@@ -2,27 +2,30 @@
 import { relative } from 'node:path';
 import { fail } from '../../errors.js';
 import { explainModelType } from '../../megatron/model-type.js';
-import { openCheckpoint } from '../../megatron/open.js';
 import { type Checkpoint, type ModelType, MODEL_TYPES } from '../../megatron/types.js';
 import { itemsize } from '../../tensor/dtype.js';
 import { fmtShape, numel } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { reach } from '../../tensor/view.js';
 import type { Command } from '../command.js';
+import { openInput } from '../open-input.js';
 
 interface InspectArgs {
   path: string;
   json: boolean;
   modelType?: ModelType;
+  configFile?: string;
 }
 
 function parseArgs(argv: string[]): InspectArgs {
   let path: string | undefined;
   let json = false;
   let modelType: ModelType | undefined;
+  let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json') json = true;
+    else if (a === '--config') configFile = argv[++i] ?? fail('E_USAGE', '--config needs a file');
     else if (a === '--model-type' || a.startsWith('--model-type=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (v === undefined) fail('E_USAGE', '--model-type needs a value');
@@ -35,7 +38,7 @@ function parseArgs(argv: string[]): InspectArgs {
     else fail('E_USAGE', `unexpected argument '${a}' (one checkpoint path is expected)`);
   }
   if (path === undefined) fail('E_USAGE', 'missing checkpoint path');
-  return modelType === undefined ? { path, json } : { path, json, modelType };
+  return { path, json, ...(modelType === undefined ? {} : { modelType }), ...(configFile === undefined ? {} : { configFile }) };
 }
 
 /** Where a logical tensor's bytes are: one piece per block, as file byte ranges (or memory / zeros). */
@@ -115,7 +118,7 @@ function human(r: ReturnType<typeof report>): string {
 export const inspect: Command = {
   name: 'inspect',
   summary: 'show a checkpoint: format, training layout, config, model type, every tensor and where its bytes are',
-  help: `Usage: mcore-export inspect CKPT [--json] [--model-type auto|${MODEL_TYPES.join('|')}]
+  help: `Usage: mcore-export inspect CKPT [--json] [--model-type auto|${MODEL_TYPES.join('|')}] [--config FILE]
 
 Reads only the checkpoint's headers and pickles (never the tensor data) and prints its format, iteration,
 training layout (tp/pp/ep/vp), the TransformerConfig derived from its args, the model type (guessed unless
@@ -123,10 +126,11 @@ training layout (tp/pp/ep/vp), the TransformerConfig derived from its args, the 
 and the file byte ranges its bytes come from.
 
   --json              one JSON object on stdout
-  --model-type T      use T instead of the guess`,
+  --model-type T      use T instead of the guess
+  --config FILE       model config of a safetensors input: Megatron args or a TransformerConfig (JSON)`,
   async run(argv) {
     const a = parseArgs(argv);
-    const c = openCheckpoint(a.path, a.modelType === undefined ? {} : { modelType: a.modelType });
+    const c = openInput(a.path, a);
     try {
       const r = report(c);
       process.stdout.write(a.json ? JSON.stringify(r) + '\n' : human(r));

@@ -1,13 +1,13 @@
 // `mcore-export trtllm CKPT --out DIR ...`: Megatron-Core checkpoint → TensorRT-LLM checkpoint directory.
 import { fail } from '../../errors.js';
 import { formatSummary, gbPerSecond } from '../../export/summary.js';
-import { openCheckpoint } from '../../megatron/open.js';
 import { type ModelType, MODEL_TYPES } from '../../megatron/types.js';
 import { assignOutputRanks, ignoredLauncher, resolveLaunchPlace } from '../../scale/launch.js';
 import { shareReport } from '../../scale/partitioned-export.js';
 import { exportTrtllm, type ExportTrtllmOptions } from '../../trtllm/export.js';
 import { commonExportArg, type CommonExportArgs, intArg, parseCheckpointArgs } from '../args.js';
 import type { Command } from '../command.js';
+import { openInput } from '../open-input.js';
 import { withProgress } from '../with-progress.js';
 
 const HELP = `Usage: mcore-export trtllm CKPT --out DIR [options]
@@ -31,6 +31,7 @@ Options:
   --fp8                         FP8 weights from the checkpoint's Transformer Engine FP8 scaling factors (Megatron's
                                 fp8_quantized; TE 1.x and 2.x _extra_state; torch_dist or TP1 PP1 legacy)
   --fp8-kv-cache                FP8 KV cache: kv_cache_scaling_factor 1.0 per layer (Megatron's fp8_kvcache)
+  --config FILE                 model config of a safetensors input: Megatron args or a TransformerConfig (JSON)
   --threads N                   executor threads (default: all cores)
   --device D                    cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE             CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
@@ -50,6 +51,7 @@ interface Args {
   opts: Omit<ExportTrtllmOptions, 'onProgress'> & { outDir: string };
   json: boolean;
   modelType: ModelType | undefined;
+  configFile: string | undefined;
   rank: number | 'auto' | undefined;
   worldSize: number | undefined;
 }
@@ -106,8 +108,8 @@ export function parseTrtllmArgs(argv: string[]): Args {
   });
   if (outDir === undefined) fail('E_USAGE', 'missing --out DIR');
   if (o.embeddingShardingDim !== undefined && !o.useParallelEmbedding) fail('E_USAGE', '--embedding-sharding-dim needs --parallel-embedding');
-  const { json, modelType, ...common } = c;
-  return { ckpt, opts: { ...common, ...o, outDir }, json: json ?? false, modelType, rank, worldSize };
+  const { json, modelType, configFile, ...common } = c;
+  return { ckpt, opts: { ...common, ...o, outDir }, json: json ?? false, modelType, configFile, rank, worldSize };
 }
 
 export const trtllm: Command = {
@@ -119,7 +121,7 @@ export const trtllm: Command = {
     const place = resolveLaunchPlace({ rank: a.rank, worldSize: a.worldSize });
     const ignored = place.source === 'default' ? ignoredLauncher() : null;
     if (ignored) process.stderr.write(`mcore-export trtllm: note: ${ignored}; they are ignored: this process writes the whole checkpoint (pass --rank auto to write only its share)\n`);
-    const ckpt = openCheckpoint(a.ckpt, a.modelType ? { modelType: a.modelType } : {});
+    const ckpt = openInput(a.ckpt, a);
     try {
       const world = (a.opts.tpSize ?? 1) * (a.opts.ppSize ?? 1);
       const ranks = place.worldSize > 1 ? assignOutputRanks(world, place) : undefined;

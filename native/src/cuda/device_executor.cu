@@ -27,6 +27,7 @@
 #include "../native_error.h"
 #include "../window.h"
 #include "kernels.cuh"
+#include "probe.h"
 #include "../write_all.h"
 
 namespace mcore {
@@ -577,6 +578,8 @@ void checkDevices(const std::vector<int>& gpus) {
   if (gpus.empty()) throw NativeError("E_DEVICE", "no GPU listed");
   for (int g : gpus)
     if (g < 0 || g >= count) throw NativeError("E_DEVICE", "GPU " + std::to_string(g) + " does not exist (this machine has " + std::to_string(count) + ")");
+  for (int g : gpus)
+    if (std::string why = cuda::unsupportedDevice(g); !why.empty()) throw NativeError("E_DEVICE", why);
 }
 
 void executeOnDevices(const Plan& plan, const std::vector<int>& fds, const DeviceOptions& opts, const DeviceHooks& hooks) {

@@ -103,7 +103,9 @@ struct Vec {
 // Device-only fast paths for the casts that were ALU-bound, each equal to convertValue on every input: the
 // kernel bench compares them with the shared code on the device over all 2^32 input words, and
 // test/gpu/run-gpu-checks.mjs compares every f16 pattern and f32's specials with the CPU. Building with
-// -DMCORE_CUDA_HW_CASTS=0 leaves only the shared code.
+// -DMCORE_CUDA_HW_CASTS=0 leaves only the shared code. The instructions exist from sm_80 (cvt.rn.bf16x2.f32) and
+// sm_89 (cvt...e4m3x2.f32): each function takes the shared code when compiled for an older architecture, so one
+// build (CMakeLists.txt's architecture list) serves every GPU.
 #ifndef MCORE_CUDA_HW_CASTS
 #define MCORE_CUDA_HW_CASTS 1
 #endif
@@ -112,6 +114,10 @@ struct Vec {
 __device__ __forceinline__ uint32_t f16x2ToBf16x2(uint32_t w) {
   // cvt.f32.f16 is exact (subnormals too) and cvt.rn.bf16x2.f32 rounds to nearest even, as floatToBf16; only
   // NaN differs (the hardware writes 0x7FFF), so NaN halves get torch's 0x7FC0 for an f16 source
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ < 800
+  return convertValue<DType::F16, DType::BF16, false>(static_cast<uint16_t>(w), Affine{}) |
+         (static_cast<uint32_t>(convertValue<DType::F16, DType::BF16, false>(static_cast<uint16_t>(w >> 16), Affine{})) << 16);
+#else
   float lo, hi;
   uint32_t r;
   asm("{\n .reg .b16 l, h;\n mov.b32 {l, h}, %2;\n cvt.f32.f16 %0, l;\n cvt.f32.f16 %1, h;\n}" : "=f"(lo), "=f"(hi) : "r"(w));
@@ -119,6 +125,7 @@ __device__ __forceinline__ uint32_t f16x2ToBf16x2(uint32_t w) {
   const uint32_t nan = ((w & 0x7FFF7FFFu) + 0x03FF03FFu) & 0x80008000u;  // bit 15 of a half: |h| > 0x7C00
   const uint32_t mask = nan | (nan - (nan >> 15));                      // 0xFFFF for each NaN half
   return (r & ~mask) | (0x7FC07FC0u & mask);
+#endif
 }
 
 /** Fix-up of a hardware e4m3 byte for NaN (cast_core keeps the sign) and Inf (saturates to ±448). */
@@ -129,10 +136,15 @@ __device__ __forceinline__ uint32_t e4m3Special(uint32_t u, uint32_t hw) {
 
 /** Two f32 → two fp8 e4m3fn (element 0 in the low byte), as convertValue<F32, F8E4M3FN>. */
 __device__ __forceinline__ uint32_t f32x2ToE4m3x2(uint32_t u0, uint32_t u1) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ < 890
+  return convertValue<DType::F32, DType::F8E4M3FN, false>(u0, Affine{}) |
+         (static_cast<uint32_t>(convertValue<DType::F32, DType::F8E4M3FN, false>(u1, Affine{})) << 8);
+#else
   // round to nearest even with saturation of finite values to ±448, the rule of floatToF8e4m3fn
   uint16_t r;
   asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(__uint_as_float(u1)), "f"(__uint_as_float(u0)));
   return e4m3Special(u0, r & 0xFFu) | (e4m3Special(u1, static_cast<uint32_t>(r) >> 8) << 8);
+#endif
 }
 
 /** One rowsKernel vector: V elements, through a fast path where there is one. */

@@ -14,4 +14,13 @@ struct Probe {
 /** Asks the (statically linked) CUDA runtime once; safe on machines without a driver. */
 Probe probe();
 
+/** The architectures this addon carries device code for (CMakeLists.txt's CMAKE_CUDA_ARCHITECTURES). */
+const char* builtArchitectures();
+
+/**
+ * Empty when this build has code that runs on GPU `gpu` (machine code for its architecture or PTX it can JIT),
+ * else why not, naming the GPU's compute capability.
+ */
+std::string unsupportedDevice(int gpu);
+
 }  // namespace mcore::cuda
