@@ -24,6 +24,7 @@ interface Case {
   readonly pp: number;
   readonly dtype?: 'float32' | 'bfloat16';
   readonly parallelEmbedding?: boolean;
+  readonly shardingDim?: 0 | 1;
 }
 const CASES: Case[] = [
   { model: 'qwen2', format: 'torch', tp: 1, pp: 1 },
@@ -31,15 +32,18 @@ const CASES: Case[] = [
   { model: 'qwen2', format: 'torch_dist', tp: 1, pp: 2 },
   { model: 'qwen2', format: 'torch', tp: 2, pp: 1, parallelEmbedding: true },
   { model: 'qwen2', format: 'torch', tp: 2, pp: 1, dtype: 'bfloat16' },
+  { model: 'qwen2', format: 'torch', tp: 2, pp: 2, parallelEmbedding: true },
   { model: 'qwen3', format: 'torch', tp: 1, pp: 1 },
   { model: 'qwen3', format: 'torch_dist', tp: 2, pp: 1 },
   { model: 'qwen3', format: 'torch', tp: 4, pp: 1 }, // 2 KV heads duplicated over 4 ranks
   { model: 'qwen3', format: 'torch', tp: 1, pp: 2 },
+  { model: 'qwen3', format: 'torch', tp: 2, pp: 1, parallelEmbedding: true, shardingDim: 1 },
   { model: 'qwen3_moe', format: 'torch', tp: 1, pp: 1 },
   { model: 'qwen3_moe', format: 'torch', tp: 2, pp: 1 },
   { model: 'qwen3_moe', format: 'torch_dist', tp: 2, pp: 2 },
 ];
-const caseName = (c: Case) => `${c.model} ${c.format} tp${c.tp}pp${c.pp}${c.parallelEmbedding ? ' parallel-embedding' : ''} ${c.dtype ?? 'float32'}`;
+const caseName = (c: Case) =>
+  `${c.model} ${c.format} tp${c.tp}pp${c.pp}${c.parallelEmbedding ? ` parallel-embedding-dim${c.shardingDim ?? 0}` : ''} ${c.dtype ?? 'float32'}`;
 
 interface Result {
   dir: string;
@@ -67,7 +71,15 @@ beforeAll(async () => {
     const dir = join(tmp, caseName(c).replace(/ /g, '_'));
     try {
       // qwen3*: TensorRT-LLM's fixed q/k-norm epsilon (1e-5, the model's is 1e-6) accepted, its effect measured below
-      await exportTrtllm(ckpt, { outDir: dir, tpSize: c.tp, ppSize: c.pp, dtype: c.dtype ?? 'float32', useParallelEmbedding: c.parallelEmbedding ?? false, helperOptions: { acceptQkNormEpsilon: true } });
+      await exportTrtllm(ckpt, {
+        outDir: dir,
+        tpSize: c.tp,
+        ppSize: c.pp,
+        dtype: c.dtype ?? 'float32',
+        useParallelEmbedding: c.parallelEmbedding ?? false,
+        ...(c.shardingDim !== undefined ? { embeddingShardingDim: c.shardingDim } : {}),
+        helperOptions: { acceptQkNormEpsilon: true },
+      });
     } finally {
       ckpt.close();
     }

@@ -198,6 +198,22 @@ describe('config.json is a QWenConfig', () => {
     // keys Megatron's converter writes for the LLaMA path and QWen does not read
     for (const k of ['bias', 'share_embedding_table', 'moe_num_experts', 'moe_tp_mode']) expect(c).not.toHaveProperty(k);
   });
+  test('--vocab-size: the embedding keeps V rows (vocab_size V), lm_head pad(V, tp) rows split, pad rows zero', () => {
+    const ckpt = open('qwen2');
+    const h = new TRTLLMHelper(helperOptionsFor(ckpt, ckpt.modelType));
+    const { weights, configs } = h.convertSingleDevice(ckpt.tensors, { dtype: 'bfloat16', tpSize: 2, ppSize: 1, useParallelEmbedding: false, embeddingShardingDim: 0, vocabSize: 299 });
+    expect(configs[0]!.fields['vocab_size']).toBe(299);
+    const emb = source(ckpt, 'embedding.word_embeddings.weight');
+    const rb = 48 * 2;
+    for (const w of weights) {
+      expect(w.tensors.find((t) => t.name === 'transformer.vocab_embedding.weight')!.shape).toEqual([299, 48]);
+      const lm = tensorOf(w.tensors, 'lm_head.weight');
+      expect(lm.length).toBe(150 * rb);
+      const want = w.mapping.tpRank === 0 ? rows(emb, rb, 0, 150) : Buffer.concat([rows(emb, rb, 150, 149), Buffer.alloc(rb)]);
+      expect(lm.equals(want)).toBe(true);
+    }
+    ckpt.close();
+  });
   test('qwen3: head_size 32 (≠ hidden/heads), qk_layernorm, no bias', () => {
     expect(cfgOf('qwen3')).toMatchObject({ architecture: 'Qwen3ForCausalLM', qwen_type: 'qwen3', head_size: 32, hidden_size: 64, num_attention_heads: 4, attn_bias: false, qk_layernorm: true, tie_word_embeddings: false });
   });
