@@ -31,7 +31,7 @@ async function exportError(ckpt: Checkpoint, outDir: string, helperOptions = {})
 
 describe('models TensorRT-LLM 1.x has no class for: E_UNSUPPORTED naming mcore-export hf, nothing written', () => {
   const cases = [
-    ['deepseek', /sigmoid MoE router with expert bias/],
+    ['deepseek', /router with sigmoid scores or an expert bias/],
     ['deepseek_mla', /Multi-Latent Attention/],
   ] as const;
   for (const [model, why] of cases) {
@@ -106,6 +106,14 @@ describe('other refusals', () => {
     const h = new TRTLLMHelper({ ...helperOptionsFor(ckpt, 'gptnext'), acceptQkNormEpsilon: true });
     const e = errorOf(() => h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16' }));
     expect([e.code, e.message.includes("QK-layernorm in a 'gptnext' model")]).toEqual(['E_UNSUPPORTED', true]);
+    ckpt.close();
+  });
+
+  test('a non-gated MLP has no QWen (its MLP is always gated)', () => {
+    const ckpt = open('qwen3');
+    const h = new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: { ...ckpt.config, gatedLinearUnit: false, activation: 'gelu' }, acceptQkNormEpsilon: true });
+    const e = errorOf(() => h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16' }));
+    expect([e.code, /non-gated gelu MLP/.test(e.message)]).toEqual(['E_UNSUPPORTED', true]);
     ckpt.close();
   });
 

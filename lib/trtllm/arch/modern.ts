@@ -67,7 +67,7 @@ export function selectTrtllmFamily(c: TransformerConfig, modelType: ModelType, s
     refuse('Multi-Latent Attention is not exported to TensorRT-LLM: TensorRT-LLM 1.x has it only in DeepseekV2ForCausalLM, whose checkpoint holds the product of the query and key up-projections (attention.fused_q_proj) and whose layers after the first are all MoE');
   }
   if (f.expertBias || c.moe?.scoreFunction === 'sigmoid') {
-    refuse('a sigmoid MoE router with expert bias (DeepSeek-V3 routing) has no TensorRT-LLM 1.x class with ordinary attention: QWen and LLaMA route with softmax only');
+    refuse('a MoE router with sigmoid scores or an expert bias (DeepSeek-V3 routing) has no TensorRT-LLM 1.x class with ordinary attention: QWen and LLaMA route with softmax only');
   }
   if (f.sharedExperts) {
     refuse(
@@ -87,6 +87,7 @@ export function selectTrtllmFamily(c: TransformerConfig, modelType: ModelType, s
     if (f.qkLayernorm) refuse(`QK-layernorm in a '${modelType}' model (${c.normalization}) has no TensorRT-LLM 1.x class: only QWen (RMSNorm, gated MLP) has it`);
     return { kind: 'classic' };
   }
+  if (!c.gatedLinearUnit) refuse(`a non-gated ${c.activation} MLP: TensorRT-LLM's QWen always builds a gated MLP`);
   if (c.addBiasLinear) refuse('QK-layernorm with linear-layer biases: TensorRT-LLM\'s QWen attention has no output-projection bias');
   if (f.qkLayernorm && c.layernormEpsilon !== TRT_QK_NORM_EPS && !opts.acceptQkNormEpsilon) {
     refuse(

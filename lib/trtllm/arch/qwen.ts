@@ -20,7 +20,7 @@ import { fail } from '../../errors.js';
 import type { PyJson } from '../../export/pyjson.js';
 import type { TransformerConfig } from '../../megatron/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { nonGatedVersion } from '../activation.js';
+import { gatedVersion, nonGatedVersion } from '../activation.js';
 
 export type QwenType = 'qwen2' | 'qwen3' | 'qwen3_moe';
 
@@ -81,8 +81,8 @@ export function qwenConfigFields(q: QwenConfigInput): { [k: string]: PyJson } {
     head_size: pick('head_size'),
     // the MLP width QWen builds: qwen2 passes intermediate_size to its MOE, qwen3_moe moe_intermediate_size
     intermediate_size: moe ? expertWidth : c.ffnHiddenSize,
-    // GatedMLP applies hidden_act to mlp.fc; the MoE plugin needs the gated name
-    hidden_act: moe ? 'swiglu' : nonGatedVersion(q.activation),
+    // GatedMLP applies hidden_act to mlp.fc; the MoE plugin needs the gated name (swiglu, as from_hugging_face sets)
+    hidden_act: moe ? gatedVersion(q.activation) : nonGatedVersion(q.activation),
     norm_epsilon: pick('norm_epsilon'),
     position_embedding_type: pick('position_embedding_type'),
     max_position_embeddings: pick('max_position_embeddings'),
