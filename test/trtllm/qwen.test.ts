@@ -214,6 +214,13 @@ describe('config.json is a QWenConfig', () => {
     }
     ckpt.close();
   });
+  test('TRTLLMHelper with Megatron\'s defaults (no maxPositionEmbeddings): null as Megatron writes it, seq_length 8192', () => {
+    const ckpt = open('qwen2');
+    const h = new TRTLLMHelper({ transformerConfig: ckpt.config, modelType: 'llama', activation: 'swiglu', positionEmbeddingType: 'rope' });
+    const { configs } = h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16' });
+    expect(configs[0]!.fields).toMatchObject({ architecture: 'Qwen2ForCausalLM', max_position_embeddings: null, seq_length: 8192 });
+    ckpt.close();
+  });
   test('qwen3: head_size 32 (≠ hidden/heads), qk_layernorm, no bias', () => {
     expect(cfgOf('qwen3')).toMatchObject({ architecture: 'Qwen3ForCausalLM', qwen_type: 'qwen3', head_size: 32, hidden_size: 64, num_attention_heads: 4, attn_bias: false, qk_layernorm: true, tie_word_embeddings: false });
   });

@@ -68,7 +68,7 @@ export function qwenConfigFields(q: QwenConfigInput): { [k: string]: PyJson } {
   // all experts, top-k, no renormalisation (= NONE).
   const normalization = q.moeRenormMode ?? (c.moe?.preSoftmax ? MOE_NORMALIZATION.NONE : MOE_NORMALIZATION.RENORMALIZE);
   const emb = q.stateDict.get('embedding.word_embeddings.weight') ?? fail('E_NOT_FOUND', 'the checkpoint has no word embeddings', { tensor: 'embedding.word_embeddings.weight' });
-  const pick = (k: string): PyJson => b[k] ?? fail('E_CONFIG', `internal: classic config has no '${k}'`);
+  const pick = (k: string): PyJson => (k in b ? b[k]! : fail('E_CONFIG', `internal: classic config has no '${k}'`));
   return {
     architecture: ARCHITECTURE[q.qwenType],
     dtype: pick('dtype'),
@@ -93,8 +93,8 @@ export function qwenConfigFields(q: QwenConfigInput): { [k: string]: PyJson } {
     mapping: pick('mapping'),
     quantization: pick('quantization'),
     qwen_type: q.qwenType,
-    // read only for logn attention scaling, which is off (use_logn_attn); from_hugging_face always sets it
-    seq_length: pick('max_position_embeddings'),
+    // read only for logn attention scaling, which is off (use_logn_attn); from_hugging_face always sets it (8192 default)
+    seq_length: pick('max_position_embeddings') ?? 8192,
     use_logn_attn: false,
     mlp_bias: false,
     attn_bias: c.addQkvBias,
