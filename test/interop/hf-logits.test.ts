@@ -3,60 +3,15 @@
 // AutoModelForCausalLM on CPU in a Python child process and run on the fixture's input ids: its logits must
 // match Megatron's own forward pass (fixtures/logits) over the real-vocabulary columns. Besides tp1pp1, other
 // training layouts (TP/PP/EP shards, torch_dist) of the same weights must give the same result.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadNative } from '../../lib/native.js';
 import { FIXTURE_MODELS, FIXTURES, type FixtureModel } from '../hf/support/tp1-fixture.js';
+import { exportWithCli, hfLogits, interopSetup, type HfLogitsResult } from './hf-run.js';
 
 const DTYPES = ['float32', 'bfloat16'] as const;
 const TOLERANCE = { float32: 1e-4, bfloat16: 2e-2 } as const;
-const ROOT = resolve(import.meta.dirname, '../..');
-
-interface Result {
-  dir: string;
-  dtype: string;
-  class: string;
-  model_dtype: string;
-  vocab: number;
-  padded_vocab: number;
-  rel_err: number;
-  missing: string[];
-  unexpected: string[];
-  mismatched: string[];
-  torch: string;
-  transformers: string;
-}
-
-/** A Python with torch + safetensors + transformers: $MCORE_INTEROP_PYTHON, else the private venv (created on demand). */
-// async children only: a blocked event loop starves vitest's worker RPC during the minute this takes
-const run = promisify(execFile);
-
-async function findPython(): Promise<{ python?: string; reason?: string }> {
-  const given = process.env['MCORE_INTEROP_PYTHON'];
-  if (given) {
-    const ok = await run(given, ['-c', 'import torch, safetensors, transformers']).then(() => true, () => false);
-    return ok ? { python: given } : { reason: `MCORE_INTEROP_PYTHON=${given} cannot import torch, safetensors and transformers` };
-  }
-  try {
-    const r = await run('bash', [join(ROOT, 'scripts/interop-venv.sh'), join(ROOT, 'node_modules/.cache/mcore-interop-venv')], { cwd: ROOT, timeout: 1_500_000, maxBuffer: 1 << 24 });
-    return { python: r.stdout.trim().split('\n').pop()! };
-  } catch (e) {
-    const err = e as { code?: unknown; stderr?: string; message: string };
-    return { reason: `no Python interop venv (scripts/interop-venv.sh exit ${String(err.code)}): ${(err.stderr || err.message).trim().split('\n').slice(-3).join(' | ')}` };
-  }
-}
-
-const CLI = join(ROOT, 'bin/mcore-export.js');
-
-/** Runs `mcore-export hf` as a user would; returns its --json result. */
-async function exportWithCli(src: string, out: string, dtype: string, modelType?: string): Promise<{ architecture: string; dtype: string; tensors: number }> {
-  const r = await run(process.execPath, [CLI, 'hf', src, '--out', out, '--dtype', dtype, '--json', ...(modelType ? ['--model-type', modelType] : [])]);
-  return JSON.parse(r.stdout) as { architecture: string; dtype: string; tensors: number };
-}
 
 /** tp1pp1 in both dtypes (the required matrix), then other layouts of the same weights. */
 const OTHER_LAYOUTS: Record<FixtureModel, [string, string]> = {
@@ -81,26 +36,14 @@ const cases: Case[] = [
   ...DTYPES.map((dtype) => ({ model: 'gpt2' as const, dtype, layout: 'torch/tp2pp1', as: 'starcoder' })),
 ];
 const caseDir = (c: Case) => join(tmp, `${c.model}-${c.layout.replace('/', '-')}-${c.dtype}${c.as ? `-as-${c.as}` : ''}`);
-const results = new Map<string, Result>();
+let results = new Map<string, HfLogitsResult>();
 let skipReason: string | undefined;
 let tmp: string;
 
 beforeAll(async () => {
-  const py = await findPython();
-  if (!py.python) {
-    skipReason = py.reason;
-    console.warn(`SKIPPING HF interop: ${skipReason}`);
-    return;
-  }
-  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
-    skipReason = 'dist/ is not built (npm run test:interop builds it; or run npm run build:ts)';
-    console.warn(`SKIPPING HF interop: ${skipReason}`);
-    return;
-  }
-  try {
-    loadNative();
-  } catch (e) {
-    skipReason = `the CLI cannot write without the native addon: ${(e as Error).message}`;
+  const setup = await interopSetup();
+  if (!setup.python) {
+    skipReason = setup.skip;
     console.warn(`SKIPPING HF interop: ${skipReason}`);
     return;
   }
@@ -112,13 +55,7 @@ beforeAll(async () => {
     if (r.dtype !== c.dtype) throw new Error(`CLI wrote ${r.dtype}, asked ${c.dtype}`);
     list.push({ dir, logits: join(FIXTURES, 'logits', `${c.model}.safetensors`), dtype: c.dtype });
   }
-  const casesFile = join(tmp, 'cases.json');
-  writeFileSync(casesFile, JSON.stringify(list));
-  const { stdout: out } = await run(py.python, [join(ROOT, 'test/interop/hf_logits.py'), casesFile], { maxBuffer: 1 << 26, env: { ...process.env, TRANSFORMERS_OFFLINE: '1', HF_HUB_OFFLINE: '1', TORCHDYNAMO_DISABLE: '1' } });
-  for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
-    const r = JSON.parse(line) as Result;
-    results.set(r.dir, r);
-  }
+  results = await hfLogits(setup.python, tmp, list);
   const rows = cases.map((c) => {
     const r = results.get(caseDir(c));
     return `| ${c.model} | ${c.layout} | ${r?.class} | ${c.dtype} | cpu (${r?.model_dtype}) | ${r?.vocab}/${r?.padded_vocab} | ${r?.rel_err.toExponential(2)} | ≤ ${TOLERANCE[c.dtype]} |`;

@@ -46,9 +46,8 @@ describe('re-sharded modern fixtures read back as the TP1 tensors', () => {
   test.each(CASES)('%s %s', (model, name, layout) => {
     const src = modernFixture('megatron', model, 'torch', 'tp1pp1');
     const ref = openCheckpoint(src);
-    const layers = ref.config.numLayers;
     const dst = join(tmp, `${model}-${name}`);
-    reshardLegacy(src, dst, { ...layout, ...(layout.pp && layers % layout.pp ? { firstStageLayers: 2 } : {}) });
+    reshardLegacy(src, dst, layout);
     const got = openCheckpoint(dst);
     expect(got.layout).toMatchObject({ tp: layout.tp ?? 1, pp: layout.pp ?? 1, ep: layout.ep ?? 1 });
     const names = [...got.tensors.keys()];

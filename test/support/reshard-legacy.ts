@@ -31,7 +31,7 @@ export interface LegacyLayout {
   /** Transformer Engine names: norms fused into the next linear (`linear_qkv.layer_norm_weight`, MLA's
    * `linear_q_up_proj.layer_norm_weight` ...), MLA down projections replicated */
   te?: boolean;
-  /** layers on the first pipeline stage when num_layers is not a multiple of PP */
+  /** layers on the first pipeline stage (default: an even split, the first stage taking the remainder) */
   firstStageLayers?: number;
   /** a tensor no rule knows, added to every last-stage rank file (a copy of the final norm) */
   unknownTensor?: string;
@@ -138,7 +138,7 @@ export function reshardLegacy(src: string, dst: string, layout: LegacyLayout): s
   if (ck.layout.tp * ck.layout.pp * ck.layout.ep !== 1) throw new Error('reshard: the source must be TP1 PP1 EP1');
   const cfg = ck.config;
   const L = cfg.numLayers;
-  const first = layout.firstStageLayers ?? L / pp;
+  const first = layout.firstStageLayers ?? L - (pp - 1) * Math.floor(L / pp);
   const perStage = Array.from({ length: pp }, (_, s) => (pp === 1 ? L : s === 0 ? first : (L - first) / (pp - 1)));
   if (!perStage.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`reshard: ${L} layers do not split over PP${pp}`);
   const offsets = perStage.map((_, s) => perStage.slice(0, s).reduce((a, b) => a + b, 0));
@@ -221,7 +221,8 @@ export function reshardLegacy(src: string, dst: string, layout: LegacyLayout): s
   args.set('pipeline_model_parallel_size', pp);
   args.set('expert_model_parallel_size', ep);
   args.set('expert_tensor_parallel_size', tp);
-  args.set('decoder_first_pipeline_num_layers', layout.firstStageLayers ?? null);
+  // Megatron needs the first stage's size spelt out when the layers do not divide evenly
+  args.set('decoder_first_pipeline_num_layers', first * pp === L ? null : first);
   args.set('moe_grouped_gemm', style !== 'sequential');
   if (te) args.set('transformer_impl', 'transformer_engine');
   const iteration = ck.iteration ?? 1;
