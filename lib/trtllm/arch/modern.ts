@@ -10,11 +10,11 @@
 //   layer 0; its convert.py (load_weights_from_hf_model) stores attention.fused_q_proj as the per-head product of
 //   q_b_proj and kv_b_proj (einsum 'hdq,hdk->hkq'): a computed weight, not a copy of a checkpoint tensor.
 // Anything outside what those classes compute is refused here, before a byte is written, naming the HF export.
-import { fail } from '../../errors.js';
+import { fail, isExportError } from '../../errors.js';
 import { pyFloatRepr } from '../../export/pyjson.js';
 import type { ModelType, TransformerConfig } from '../../megatron/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { isLlamaClass } from '../model-types.js';
+import { isLlamaClass, TRT_ARCHITECTURE } from '../model-types.js';
 
 /** What the state dict and config say about the modern features (names without layer numbers). */
 export interface ModernFeatures {
@@ -98,4 +98,17 @@ export function selectTrtllmFamily(c: TransformerConfig, modelType: ModelType, s
   if (c.rotaryPercent !== 1) refuse(`rotary percent ${c.rotaryPercent}: TensorRT-LLM's QWen rotates the whole head`);
   if (f.moe) return { kind: 'qwen', qwenType: f.qkLayernorm ? 'qwen3_moe' : 'qwen2' };
   return { kind: 'qwen', qwenType: f.qkLayernorm ? 'qwen3' : 'qwen2' };
+}
+
+/** One line for `inspect`: the TensorRT-LLM class an export writes, or why it is refused (the E_UNSUPPORTED text). */
+export function describeTrtllmTarget(c: TransformerConfig, modelType: ModelType, sd: ReadonlyMap<string, Tensor>): string {
+  try {
+    const family = selectTrtllmFamily(c, modelType, sd, { acceptQkNormEpsilon: true });
+    if (family.kind === 'classic') return TRT_ARCHITECTURE[modelType];
+    const eps = c.qkLayernorm && c.layernormEpsilon !== TRT_QK_NORM_EPS ? ` (needs --accept-qk-norm-epsilon: q/k-norm epsilon ${pyFloatRepr(c.layernormEpsilon)})` : '';
+    return `${family.qwenType === 'qwen2' ? 'Qwen2ForCausalLM' : 'Qwen3ForCausalLM'}, qwen_type ${family.qwenType}${eps}`;
+  } catch (e) {
+    if (isExportError(e) && e.code === 'E_UNSUPPORTED') return `refused: ${e.message.replace(/^E_UNSUPPORTED: /, '')}`;
+    throw e;
+  }
 }
