@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openCheckpoint } from '../../lib/megatron/open.js';
-import type { Checkpoint } from '../../lib/megatron/types.js';
+import type { Checkpoint, TransformerConfig } from '../../lib/megatron/types.js';
+import * as T from '../../lib/tensor/tensor.js';
+import { errorOf } from '../support/errors.js';
 import type { PlanTensor } from '../../lib/plan/plan.js';
 import { exportTrtllm, helperOptionsFor } from '../../lib/trtllm/export.js';
 import { verifyTrtllmDir } from '../../lib/trtllm/verify.js';
@@ -273,6 +275,7 @@ describe('other training layouts (re-sharded from the TP1 fixtures) give the sam
     ['qwen2', 'pp2', { pp: 2 }],
     ['qwen3', 'tp2-te', { tp: 2, te: true }],
     ['qwen3_moe', 'ep2-te-grouped', { ep: 2, experts: 'te-grouped' }],
+    ['qwen3_moe', 'tp2-te', { tp: 2, te: true }], // MoE layers' pre-MLP norm named mlp.linear_fc1.layer_norm_weight
     ['qwen3_moe', 'tp2ep2-legacy-grouped', { tp: 2, ep: 2, experts: 'legacy-grouped' }],
   ];
   for (const [m, name, layout] of layouts) {
@@ -323,4 +326,64 @@ describe("Megatron's own converter on qwen2 (fixtures/modern/reference): the sam
       ckpt.close();
     });
   }
+});
+
+// No fixture has a gated shared expert (the modern set's shared experts are ungated DeepSeek ones), so this is made
+// from qwen3_moe: q/k norms left out, each MoE layer given a shared expert (linear_fc1 = expert 0's, linear_fc2 =
+// expert 1's, gate_weight = the router's first row). Layouts only; no Megatron logits exist for it.
+describe('gated shared experts → QWen qwen2_moe (SharedMoE with use_shared_gate)', () => {
+  const synthesize = () => {
+    const ckpt = open('qwen3_moe');
+    const sd = new Map([...ckpt.tensors].filter(([k]) => !/_layernorm\.weight$/.test(k) || !k.includes('self_attention')));
+    for (const l of [0, 1]) {
+      const p = `decoder.layers.${l}.mlp.`;
+      sd.set(p + 'shared_experts.linear_fc1.weight', ckpt.tensors.get(p + 'experts.local_experts.0.linear_fc1.weight')!);
+      sd.set(p + 'shared_experts.linear_fc2.weight', ckpt.tensors.get(p + 'experts.local_experts.1.linear_fc2.weight')!);
+      sd.set(p + 'shared_experts.gate_weight', T.narrow(ckpt.tensors.get(p + 'router.weight')!, 0, 0, 1));
+    }
+    const config: TransformerConfig = { ...ckpt.config, qkLayernorm: false, moe: { ...ckpt.config.moe!, sharedExpertIntermediateSize: 16, sharedExpertGate: true } };
+    return { ckpt, sd, h: new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: config }) };
+  };
+
+  test('config: Qwen2MoeForCausalLM, shared width, no q/k norms', () => {
+    const { ckpt, sd, h } = synthesize();
+    const { configs } = h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: sd, dtype: 'bfloat16', exportConfig: { inferenceTpSize: 2 } });
+    expect(configs[0]!.fields).toMatchObject({ architecture: 'Qwen2MoeForCausalLM', qwen_type: 'qwen2_moe', qk_layernorm: false, hidden_act: 'swiglu', intermediate_size: 16, moe_intermediate_size: 16, moe_shared_expert_intermediate_size: 16 });
+    ckpt.close();
+  });
+
+  test('TP2: shared_expert.fc = [up_r; gate_r] (convert_hf_qwen), proj columns, shared_expert_gate [1, H] whole', () => {
+    const { ckpt, sd, h } = synthesize();
+    const { weights } = h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: sd, dtype: 'bfloat16', exportConfig: { inferenceTpSize: 2 } });
+    const [S, H] = [16, 64];
+    const rb = H * 2;
+    for (const w of weights) {
+      const r = w.mapping.tpRank;
+      const names = w.tensors.map((t) => t.name);
+      expect(names.filter((n) => n.includes('layernorm') && n.includes('attention'))).toEqual([]);
+      for (const l of [0, 1]) {
+        const p = `transformer.layers.${l}.mlp.`;
+        const fc1 = bytes(materialize(sd.get(`decoder.layers.${l}.mlp.shared_experts.linear_fc1.weight`)!));
+        const fc = tensorOf(w.tensors, p + 'shared_expert.fc.weight');
+        expect(fc.equals(Buffer.concat([rows(fc1, rb, S + (r * S) / 2, S / 2), rows(fc1, rb, (r * S) / 2, S / 2)]))).toBe(true);
+        const fc2 = bytes(materialize(sd.get(`decoder.layers.${l}.mlp.shared_experts.linear_fc2.weight`)!));
+        const cols = Buffer.concat(Array.from({ length: H }, (_, o) => fc2.subarray((o * S + (r * S) / 2) * 2, (o * S + ((r + 1) * S) / 2) * 2)));
+        expect(tensorOf(w.tensors, p + 'shared_expert.proj.weight').equals(cols)).toBe(true);
+        const gate = w.tensors.find((t) => t.name === p + 'shared_expert_gate.weight')!;
+        expect([gate.dtype, [...gate.shape]]).toEqual(['bfloat16', [1, H]]);
+        expect(bytes(evalPlanTensor(gate)).equals(bytes(materialize(sd.get(`decoder.layers.${l}.mlp.shared_experts.gate_weight`)!)))).toBe(true);
+      }
+    }
+    ckpt.close();
+  });
+
+  test('ungated shared experts, or gated ones with q/k norms, are refused', () => {
+    const { ckpt, sd, h } = synthesize();
+    const ungated = new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: { ...h.transformerConfig, moe: { ...h.transformerConfig.moe!, sharedExpertGate: false } } });
+    const noGate = new Map([...sd].filter(([k]) => !k.endsWith('gate_weight')));
+    expect(errorOf(() => ungated.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: noGate, dtype: 'bfloat16' })).message).toMatch(/without a gate/);
+    const withNorms = new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: { ...h.transformerConfig, qkLayernorm: true }, acceptQkNormEpsilon: true });
+    expect(errorOf(() => withNorms.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: sd, dtype: 'bfloat16' })).message).toMatch(/gated shared experts with QK-layernorm/);
+    ckpt.close();
+  });
 });

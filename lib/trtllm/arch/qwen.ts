@@ -22,9 +22,14 @@ import type { TransformerConfig } from '../../megatron/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { gatedVersion, nonGatedVersion } from '../activation.js';
 
-export type QwenType = 'qwen2' | 'qwen3' | 'qwen3_moe';
+export type QwenType = 'qwen2' | 'qwen3' | 'qwen2_moe' | 'qwen3_moe';
 
-const ARCHITECTURE: Record<QwenType, string> = { qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3_moe: 'Qwen3ForCausalLM' };
+const ARCHITECTURE: Record<QwenType, string> = { qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen2_moe: 'Qwen2MoeForCausalLM', qwen3_moe: 'Qwen3ForCausalLM' };
+
+/** The MODEL_MAP key written as `architecture` for a qwen_type. */
+export function qwenArchitecture(t: QwenType): string {
+  return ARCHITECTURE[t];
+}
 
 /** MoeConfig.ExpertScaleNormalizationMode (tensorrt_llm/layers/moe.py) */
 const MOE_NORMALIZATION = { NONE: 0, RENORMALIZE: 1 } as const;
@@ -41,6 +46,12 @@ export function qwenStateDict(sd: ReadonlyMap<string, Tensor>): Map<string, Tens
     out.set('output_layer.weight', emb);
   }
   return out;
+}
+
+/** The shared experts' width from linear_fc2 [hidden, width] when the config does not say it. */
+function sharedWidth(sd: ReadonlyMap<string, Tensor>): number {
+  for (const [name, t] of sd) if (/\.mlp\.shared_experts\.linear_fc2\.weight$/.test(name)) return t.shape[1]!;
+  return fail('E_NOT_FOUND', 'a gated shared expert without linear_fc2', { tensor: 'decoder.layers.0.mlp.shared_experts.linear_fc2.weight' });
 }
 
 export interface QwenConfigInput {
@@ -62,7 +73,8 @@ export interface QwenConfigInput {
 export function qwenConfigFields(q: QwenConfigInput): { [k: string]: PyJson } {
   const c = q.config;
   const b = q.base;
-  const moe = q.qwenType === 'qwen3_moe' || (c.numMoeExperts ?? 0) > 1;
+  const moe = (c.numMoeExperts ?? 0) > 1;
+  const shared = q.qwenType === 'qwen2_moe' ? (c.moe?.sharedExpertIntermediateSize ?? sharedWidth(q.stateDict)) : 0;
   const expertWidth = c.moeFfnHiddenSize ?? c.ffnHiddenSize;
   // Megatron's softmax router: top-k of the logits, softmax over those k (= RENORMALIZE); pre-softmax: softmax over
   // all experts, top-k, no renormalisation (= NONE).
@@ -79,7 +91,7 @@ export function qwenConfigFields(q: QwenConfigInput): { [k: string]: PyJson } {
     num_attention_heads: pick('num_attention_heads'),
     num_key_value_heads: pick('num_key_value_heads'),
     head_size: pick('head_size'),
-    // the MLP width QWen builds: qwen2 passes intermediate_size to its MOE, qwen3_moe moe_intermediate_size
+    // the MLP width QWen builds: qwen2 passes intermediate_size to its MOE, qwen2_moe/qwen3_moe moe_intermediate_size
     intermediate_size: moe ? expertWidth : c.ffnHiddenSize,
     // GatedMLP applies hidden_act to mlp.fc; the MoE plugin needs the gated name (swiglu, as from_hugging_face sets)
     hidden_act: moe ? gatedVersion(q.activation) : nonGatedVersion(q.activation),
@@ -89,7 +101,7 @@ export function qwenConfigFields(q: QwenConfigInput): { [k: string]: PyJson } {
     logits_dtype: 'float32',
     use_parallel_embedding: pick('use_parallel_embedding'),
     embedding_sharding_dim: pick('embedding_sharding_dim'),
-    qk_layernorm: q.qwenType !== 'qwen2',
+    qk_layernorm: q.qwenType === 'qwen3' || q.qwenType === 'qwen3_moe',
     mapping: pick('mapping'),
     quantization: pick('quantization'),
     qwen_type: q.qwenType,
@@ -103,7 +115,8 @@ export function qwenConfigFields(q: QwenConfigInput): { [k: string]: PyJson } {
     disable_weight_only_quant_plugin: false,
     moe: moe ? { num_experts: c.numMoeExperts ?? 0, top_k: c.moeRouterTopk ?? 0, normalization_mode: normalization } : { num_experts: 0, top_k: 0, normalization_mode: MOE_NORMALIZATION.NONE },
     moe_intermediate_size: moe ? expertWidth : 0,
-    moe_shared_expert_intermediate_size: 0,
+    // SharedMoE's shared expert width (QWenDecoderLayer copies it into moe.shared_expert_intermediate_size)
+    moe_shared_expert_intermediate_size: shared,
     tie_word_embeddings: !q.stateDict.has('output_layer.weight'),
   };
 }
