@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openCheckpoint } from '../../lib/megatron/open.js';
-import type { Checkpoint, TransformerConfig } from '../../lib/megatron/types.js';
-import * as T from '../../lib/tensor/tensor.js';
+import type { Checkpoint } from '../../lib/megatron/types.js';
+import { gatedSharedExpertModel } from './support/qwen2-moe.js';
 import { errorOf } from '../support/errors.js';
 import type { PlanTensor } from '../../lib/plan/plan.js';
 import { exportTrtllm, helperOptionsFor } from '../../lib/trtllm/export.js';
@@ -328,20 +328,12 @@ describe("Megatron's own converter on qwen2 (fixtures/modern/reference): the sam
   }
 });
 
-// No fixture has a gated shared expert (the modern set's shared experts are ungated DeepSeek ones), so this is made
-// from qwen3_moe: q/k norms left out, each MoE layer given a shared expert (linear_fc1 = expert 0's, linear_fc2 =
-// expert 1's, gate_weight = the router's first row). Layouts only; no Megatron logits exist for it.
+// Made from qwen3_moe by test/trtllm/support/qwen2-moe.ts (no fixture has a gated shared expert): layouts only here;
+// test/interop/trtllm-qwen.test.ts checks its TP splits numerically.
 describe('gated shared experts → QWen qwen2_moe (SharedMoE with use_shared_gate)', () => {
   const synthesize = () => {
     const ckpt = open('qwen3_moe');
-    const sd = new Map([...ckpt.tensors].filter(([k]) => !/_layernorm\.weight$/.test(k) || !k.includes('self_attention')));
-    for (const l of [0, 1]) {
-      const p = `decoder.layers.${l}.mlp.`;
-      sd.set(p + 'shared_experts.linear_fc1.weight', ckpt.tensors.get(p + 'experts.local_experts.0.linear_fc1.weight')!);
-      sd.set(p + 'shared_experts.linear_fc2.weight', ckpt.tensors.get(p + 'experts.local_experts.1.linear_fc2.weight')!);
-      sd.set(p + 'shared_experts.gate_weight', T.narrow(ckpt.tensors.get(p + 'router.weight')!, 0, 0, 1));
-    }
-    const config: TransformerConfig = { ...ckpt.config, qkLayernorm: false, moe: { ...ckpt.config.moe!, sharedExpertIntermediateSize: 16, sharedExpertGate: true } };
+    const { sd, config } = gatedSharedExpertModel(ckpt);
     return { ckpt, sd, h: new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: config }) };
   };
 

@@ -1,4 +1,4 @@
-// TensorRT-LLM's QWenForCausalLM (TRT backend, 1.x) for Megatron-Core Qwen2 / Qwen3 / Qwen3-MoE style models.
+// TensorRT-LLM's QWenForCausalLM (TRT backend, 1.x) for Megatron-Core Qwen2 / Qwen3 / Qwen2-MoE / Qwen3-MoE style models.
 // Sources (NVIDIA/TensorRT-LLM, tensorrt_llm/models/qwen/):
 // - config.py QWenConfig: fields mlp_bias, attn_bias, rotary_base, rotary_scaling, disable_weight_only_quant_plugin,
 //   use_logn_attn, moe (MoeConfig dict); `qwen_type`, `seq_length`, `moe_intermediate_size`,
@@ -11,7 +11,9 @@
 // - convert.py convert_hf_qwen: names transformer.layers.{l}.attention.{qkv,dense,q_layernorm,k_layernorm},
 //   mlp.{gate (up_proj), fc (gate_proj), proj}; qkv per rank = [q_r; k_r; v_r] (KV heads duplicated up to tp);
 //   q/k norm weights whole on every rank; MoE mlp.fc = cat([up, gate]) [E, 2F/tp, H], mlp.proj [E, H, F/tp],
-//   mlp.router float32 [E, H]; tied models get an explicit lm_head (a copy of the embedding, zero-padded to a
+//   mlp.router float32 [E, H]; qwen2_moe's shared expert mlp.shared_expert.fc = cat([up_r, gate_r]) [2S/tp, H],
+//   mlp.shared_expert.proj [H, S/tp], mlp.shared_expert_gate [1, H] (layers/moe.py SharedMoE, use_shared_gate:
+//   sigmoid(gate(x)) · shared_expert(x), RowLinear with tp_size 1); tied models get an explicit lm_head (a copy of the embedding, zero-padded to a
 //   multiple of tp) on the last pipeline stage; vocab_size stays the embedding's rows.
 // - models/__init__.py MODEL_MAP: 'Qwen2ForCausalLM' and 'Qwen3ForCausalLM' → QWenForCausalLM (no Qwen3Moe key
 //   there: the qwen3_moe behaviour comes from qwen_type, so Qwen3-MoE is written as 'Qwen3ForCausalLM').
