@@ -1,11 +1,13 @@
 // Which TensorRT-LLM 1.x class (if any) represents a Megatron-Core model with the modern features: QK-layernorm,
 // QKV-bias-only attention, MoE routers, shared experts, Multi-Latent Attention. Read from TensorRT-LLM's TRT-backend
 // model code (NVIDIA/TensorRT-LLM, tensorrt_llm/models/, the 1.x era of the 008b2b8d spec commit):
-// - models/__init__.py MODEL_MAP: Qwen2ForCausalLM / Qwen3ForCausalLM → QWenForCausalLM; DeepseekV2ForCausalLM.
+// - models/__init__.py MODEL_MAP: Qwen2ForCausalLM / Qwen2MoeForCausalLM / Qwen3ForCausalLM → QWenForCausalLM;
+//   DeepseekV2ForCausalLM.
 // - models/qwen/model.py QWenDecoderLayer: RmsNorm blocks, Attention(bias=attn_bias, dense_bias=False,
 //   qk_layernorm = qwen_type in (qwen3, qwen3_moe), RmsNorm q/k norms over the head); MLP = GatedMLP, or MOE when
 //   moe.num_experts > 1 in every layer (no dense/MoE mix), or SharedMoE with a sigmoid-gated shared expert for
-//   qwen2_moe only (layers/moe.py SharedMoE; no q/k norms there). MOE routes with softmax (layers/moe.py MoeConfig.normalization_mode NONE/RENORMALIZE).
+//   qwen2_moe only (layers/moe.py SharedMoE; no q/k norms there). MOE routes with softmax (layers/moe.py
+//   MoeConfig.normalization_mode NONE / RENORMALIZE; no sigmoid scores, expert bias or scaling factor).
 // - models/deepseek_v2/model.py DeepseekV2DecoderLayer: always MLA (DeepseekV2Attention), MoE in every layer but
 //   layer 0; its convert.py (load_weights_from_hf_model) stores attention.fused_q_proj as the per-head product of
 //   q_b_proj and kv_b_proj (einsum 'hdq,hdk->hkq'): a computed weight, not a copy of a checkpoint tensor.
