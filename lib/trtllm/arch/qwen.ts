@@ -1,5 +1,6 @@
 // TensorRT-LLM's QWenForCausalLM (TRT backend, 1.x) for Megatron-Core Qwen2 / Qwen3 / Qwen2-MoE / Qwen3-MoE style models.
-// Sources (NVIDIA/TensorRT-LLM, tensorrt_llm/models/qwen/):
+// Sources (NVIDIA/TensorRT-LLM, tensorrt_llm/models/qwen/; config.py and convert.py read at commit 0428c188, the 1.x
+// line with qwen3/qwen3_moe, MODEL_MAP at 02267d3d):
 // - config.py QWenConfig: fields mlp_bias, attn_bias, rotary_base, rotary_scaling, disable_weight_only_quant_plugin,
 //   use_logn_attn, moe (MoeConfig dict); `qwen_type`, `seq_length`, `moe_intermediate_size`,
 //   `moe_shared_expert_intermediate_size`, `tie_word_embeddings` are kwargs stored as attributes and written back by
