@@ -216,11 +216,12 @@ describe('config.json is a QWenConfig', () => {
     }
     ckpt.close();
   });
-  test('TRTLLMHelper with Megatron\'s defaults (no maxPositionEmbeddings): null as Megatron writes it, seq_length 8192', () => {
+  test('TRTLLMHelper without maxPositionEmbeddings: taken from the transformerConfig (our documented deviation from Megatron\'s null), seq_length the same', () => {
     const ckpt = open('qwen2');
     const h = new TRTLLMHelper({ transformerConfig: ckpt.config, modelType: 'llama', activation: 'swiglu', positionEmbeddingType: 'rope' });
     const { configs } = h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16' });
-    expect(configs[0]!.fields).toMatchObject({ architecture: 'Qwen2ForCausalLM', max_position_embeddings: null, seq_length: 8192 });
+    expect(ckpt.config.maxPositionEmbeddings).toBe(64);
+    expect(configs[0]!.fields).toMatchObject({ architecture: 'Qwen2ForCausalLM', max_position_embeddings: 64, seq_length: 64 });
     ckpt.close();
   });
   test('qwen3: head_size 32 (≠ hidden/heads), qk_layernorm, no bias', () => {
