@@ -149,11 +149,16 @@ describe('refusals', () => {
     expect(e).toMatchObject({ code: 'E_UNSUPPORTED', tensor: 'decoder.layers.1.self_attention.linear_mystery.weight' });
     expect(() => readFileSync(join(out, 'config.json'))).toThrow();
   });
-  test('multi-token-prediction tensors are not silently dropped', () => {
+  test('multi-token-prediction layers are left out, and the summary says so', async () => {
     const ck = open('deepseek_mla');
     const extra = new Map(ck.tensors);
     extra.set('mtp.layers.0.enorm.weight', ck.tensors.get('decoder.final_layernorm.weight')!);
-    expect(code(() => convert(ck, { mtpNumLayers: 1 }, extra))[1]).toMatch(/mtp\.layers\.0\.enorm\.weight/);
+    extra.set('mtp.layers.0.eh_proj.weight', ck.tensors.get('decoder.layers.0.self_attention.linear_proj.weight')!);
+    const m = convert(ck, { mtpNumLayers: 1 }, extra);
+    expect(m.tensors.length).toBe(convert(ck).tensors.length);
+    expect(m.notes).toEqual([expect.stringMatching(/^1 multi-token-prediction layer\(s\) left out \(2 tensors/)]);
+    const r = await exportHf({ ...ck, config: { ...ck.config, mtpNumLayers: 1 }, tensors: extra }, { outDir: join(tmp, 'mtp'), dryRun: true });
+    expect(r.notes).toEqual(m.notes);
   });
 });
 
