@@ -59,30 +59,16 @@ export interface Parallel {
   pp: number;
 }
 
-/** DeepSeek-V3-shaped (small by default): MLA with q compression, 1 dense layer then MoE with shared experts. */
+/** DeepSeek-V3-shaped (small by default): the llama preset's block with MLA (q compression), 1 dense layer, then MoE with shared experts. */
 function deepseekPreset(): ModelSpec {
   return {
+    ...presetSpec('llama'),
     family: 'deepseek',
-    numLayers: 4,
-    hiddenSize: 64,
     ffnHiddenSize: 128,
     numAttentionHeads: 4,
     numQueryGroups: 4,
     kvChannels: 16,
-    vocabSize: 300,
-    makeVocabSizeDivisibleBy: 128,
-    maxPositionEmbeddings: 64,
-    dtype: 'bfloat16',
-    normalization: 'RMSNorm',
     normEpsilon: 1e-6,
-    swiglu: true,
-    addBiasLinear: false,
-    addQkvBias: false,
-    positionEmbeddingType: 'rope',
-    rotaryBase: 10000,
-    rotaryPercent: 1.0,
-    untieEmbeddings: true,
-    layernormZeroCenteredGamma: false,
     mla: { qLoraRank: 32, kvLoraRank: 32, qkHeadDim: 16, qkPosEmbHeadDim: 8, vHeadDim: 16 },
     moe: { numExperts: 8, topk: 2, ffnHiddenSize: 16, sharedExpertIntermediateSize: 32, firstKDense: 1 },
   };
