@@ -38,12 +38,14 @@ export const HF_FAMILY_ARCHITECTURES: Readonly<Record<ModelFamily, { architectur
 
 /**
  * The rule for a checkpoint: a modern family (Qwen2/3, Qwen3-MoE, GLM-4-MoE, DeepSeek-V3) when the architecture
- * facts say so and the model type is the classic one it would be guessed as (llama, mixtral) — those classes
- * cannot hold QK-norm, MLA, shared experts or expert bias — else the model type's own.
+ * facts say so and the model type is the classic one it would be guessed as (llama, mixtral: those classes
+ * cannot hold QK-norm, MLA, shared experts or expert bias) or one without a Hugging Face class of its own (a
+ * TensorRT-LLM-only type); else the model type's own.
  */
 export function hfRuleFor(config: TransformerConfig, modelType: ModelType): { architecture: string; rule: HfRule } | undefined {
-  const family = modelType === 'llama' || modelType === 'mixtral' ? explainModelFamily(config)?.family : undefined;
-  return family ? HF_FAMILY_ARCHITECTURES[family] : HF_ARCHITECTURES[modelType];
+  const classic = HF_ARCHITECTURES[modelType];
+  const family = !classic || modelType === 'llama' || modelType === 'mixtral' ? explainModelFamily(config)?.family : undefined;
+  return family ? HF_FAMILY_ARCHITECTURES[family] : classic;
 }
 
 /** Vocabulary rows to keep: padding rows past the tokenizer's vocabulary are dropped. */
