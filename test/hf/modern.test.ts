@@ -134,6 +134,7 @@ describe('refusals', () => {
     expect(code(() => convert(ds, { moe: { ...moe, numGroups: 4, groupTopk: 2, topk: 2 } }))[1]).toMatch(/top 1 scores/);
     const q = open('qwen3_moe');
     expect(code(() => convert(q, { moe: { ...q.config.moe!, topkScalingFactor: 2 } }))[0]).toBe('E_UNSUPPORTED');
+    expect(code(() => convert(q, { moe: { ...q.config.moe!, gluInterleaveSize: 32 } }))[1]).toMatch(/interleaved/);
   });
   test('group-limited routing with top-2 per group is exported as n_group / topk_group', () => {
     const ds = open('deepseek');
