@@ -13,6 +13,7 @@ import { glm4MoeModel } from './arch/glm4-moe.js';
 import { nemotronModel } from './arch/nemotron.js';
 import { qwen2Model, qwen3Model } from './arch/qwen.js';
 import { qwen3MoeModel } from './arch/qwen3-moe.js';
+import { requireStandardFunction } from './common.js';
 import { SourceTensors } from './source.js';
 import type { HfConvertInput, HfModel, HfRule } from './types.js';
 
@@ -61,6 +62,7 @@ export function toHfModel(input: HfConvertInput): HfModel {
   const where = input.where ?? '<tensors>';
   const entry = hfRuleFor(input.config, input.modelType);
   if (!entry) fail('E_UNSUPPORTED', `no Hugging Face export for model type '${String(input.modelType)}'`, { file: where });
+  requireStandardFunction(input.args ?? null, where);
   const src = new SourceTensors(input.tensors, where);
   const notes = leaveOutMtp(input, src);
   const model = entry.rule({ cfg: input.config, args: input.args ?? null, vocab: hfVocabSize(input), src, where });

@@ -136,6 +136,13 @@ describe('refusals', () => {
     expect(code(() => convert(q, { moe: { ...q.config.moe!, topkScalingFactor: 2 } }))[0]).toBe('E_UNSUPPORTED');
     expect(code(() => convert(q, { moe: { ...q.config.moe!, gluInterleaveSize: 32 } }))[1]).toMatch(/interleaved/);
   });
+  test('options that change the function without a tensor of their own are refused', () => {
+    const ck = open('qwen3');
+    for (const [key, value] of [['qk_l2_norm', true], ['window_size', [128, 0]], ['softmax_type', 'learnable'], ['activation_func_clamp_value', 7.0]] as const) {
+      const e = errorOf(() => toHfModel({ config: ck.config, modelType: ck.modelType, tensors: ck.tensors, args: { ...ck.args, [key]: value }, where: ck.path }));
+      expect([e.code, e.message.includes(`args.${key}`)]).toEqual(['E_UNSUPPORTED', true]);
+    }
+  });
   test('group-limited routing with top-2 per group is exported as n_group / topk_group', () => {
     const ds = open('deepseek');
     const m = convert(ds, { moe: { ...ds.config.moe!, numGroups: 4, groupTopk: 1, topk: 2 } });
