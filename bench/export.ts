@@ -1,4 +1,4 @@
-// Export benchmark: runs the real CLI (`node bin/mcore-export.js trtllm CKPT --out OUT --json`) as a child
+// Export benchmark: runs the real CLI (`node bin/mcore-export.js trtllm|hf CKPT --out OUT --json`) as a child
 // process on a (generated) Megatron checkpoint and reports
 //   - throughput: input bytes / wall time of the child (start-up and planning included),
 //   - peak memory of the child: VmHWM (kernel high-water mark, includes mapped file pages) and the sampled
@@ -10,7 +10,8 @@
 //
 // Build: npx tsc -p tsconfig.bench.json
 // Run:   node dist-bench/bench/export.js --ckpt /tmp/mcore-bench/llama-30g --out /tmp/mcore-bench/out [--tp 1] [--pp 1]
-//        [--threads N] [--repeat N] [--json] [--drop-caches]
+//        [--command trtllm|hf] [--dtype D] [--threads N] [--repeat N] [--json] [--drop-caches]
+// --command hf exports a Hugging Face directory instead (--tp/--pp do not apply; --dtype is passed on).
 // --drop-caches (root only): before each timed phase, sync and drop the page cache (echo 3 > /proc/sys/vm/drop_caches),
 // so the export and dd both read their input from disk (otherwise small, cache-hot inputs make the bound unfair).
 import { spawn, spawnSync } from 'node:child_process';
@@ -118,6 +119,8 @@ async function main(): Promise<void> {
       tp: { type: 'string', default: '1' },
       pp: { type: 'string', default: '1' },
       threads: { type: 'string' },
+      command: { type: 'string', default: 'trtllm' },
+      dtype: { type: 'string' },
       repeat: { type: 'string', default: '1' },
       json: { type: 'boolean' },
       keep: { type: 'boolean' },
@@ -127,10 +130,12 @@ async function main(): Promise<void> {
   if (!v.ckpt || !v.out) throw new Error('usage: export.js --ckpt DIR --out DIR [--tp N] [--pp N] [--threads N] [--repeat N] [--json] [--keep]');
   const files = inputFiles(iterationDir(v.ckpt));
   const inputBytes = files.reduce((a, f) => a + statSync(f).size, 0);
-  const exportDir = join(v.out, 'trtllm');
+  if (v.command !== 'trtllm' && v.command !== 'hf') throw new Error(`--command must be trtllm or hf, got '${v.command}'`);
+  const exportDir = join(v.out, v.command);
   const ioFile = join(v.out, 'iobound.tmp');
   spawnSync('mkdir', ['-p', v.out]);
-  const cliArgs = [CLI, 'trtllm', v.ckpt, '--out', exportDir, '--tp', v.tp, '--pp', v.pp, '--json', '--force', ...(v.threads ? ['--threads', v.threads] : [])];
+  const layout = v.command === 'trtllm' ? ['--tp', v.tp, '--pp', v.pp] : [];
+  const cliArgs = [CLI, v.command, v.ckpt, '--out', exportDir, ...layout, '--json', '--force', ...(v.dtype ? ['--dtype', v.dtype] : []), ...(v.threads ? ['--threads', v.threads] : [])];
 
   const runs: { export: Phase; io: Phase; outputBytes: number }[] = [];
   for (let i = 0; i < Number(v.repeat); i++) {
@@ -155,6 +160,7 @@ async function main(): Promise<void> {
   const best = runs.reduce((a, r) => (r.export.secondsSynced < a.export.secondsSynced ? r : a));
   const report = {
     checkpoint: v.ckpt,
+    command: v.command,
     inputFiles: files.length,
     inputGB: gb(inputBytes),
     outputGB: gb(best.outputBytes),

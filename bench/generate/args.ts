@@ -103,5 +103,42 @@ export function argsFields(spec: ModelSpec, par: Parallel, format: CkptFormat, i
     ['exit_signal', py.reduce(py.global('signal', 'Signals'), py.tuple(15))],
     ['cp_comm_type', ['p2p']],
   ];
+  if (spec.mla || spec.moe) a.push(...modernArgs(spec));
   return new Map(a);
+}
+
+/** MLA and DeepSeek-V3 MoE flags as Megatron's parser stores them (later entries replace the defaults above). */
+function modernArgs(spec: ModelSpec): [string, PyValue][] {
+  const out: [string, PyValue][] = [];
+  const m = spec.mla;
+  if (m) {
+    out.push(
+      ['multi_latent_attention', true],
+      ['qk_layernorm', true],
+      ['q_lora_rank', m.qLoraRank],
+      ['kv_lora_rank', m.kvLoraRank],
+      ['qk_head_dim', m.qkHeadDim],
+      ['qk_pos_emb_head_dim', m.qkPosEmbHeadDim],
+      ['v_head_dim', m.vHeadDim],
+      ['rope_type', 'yarn'],
+      ['rotary_scaling_factor', py.float(40.0)],
+      ['mscale', py.float(1.0)],
+      ['mscale_all_dim', py.float(1.0)],
+    );
+  }
+  const e = spec.moe;
+  if (e) {
+    out.push(
+      ['num_experts', e.numExperts],
+      ['moe_router_topk', e.topk],
+      ['moe_ffn_hidden_size', e.ffnHiddenSize],
+      ['moe_shared_expert_intermediate_size', e.sharedExpertIntermediateSize],
+      ['moe_layer_freq', Array.from({ length: spec.numLayers }, (_, i) => (i < e.firstKDense ? 0 : 1))],
+      ['moe_router_score_function', 'sigmoid'],
+      ['moe_router_enable_expert_bias', true],
+      ['moe_router_topk_scaling_factor', py.float(2.5)],
+      ['moe_router_dtype', 'fp32'],
+    );
+  }
+  return out;
 }

@@ -8,10 +8,12 @@ import { generateCheckpoint } from './generate.js';
 import { presetSpec, type Family, type ModelSpec } from './model.js';
 import type { GenDType } from './values.js';
 
-const USAGE = `usage: cli.js --out DIR [--family llama|gpt] [--format torch|torch_dist] [--tp N] [--pp N]
+const USAGE = `usage: cli.js --out DIR [--family llama|gpt|deepseek] [--format torch|torch_dist] [--tp N] [--pp N]
   [--layers N] [--hidden N] [--ffn N] [--heads N] [--groups N] [--kv-channels N] [--vocab N]
   [--vocab-divisible-by N] [--max-pos N] [--dtype bf16|fp16|fp32] [--tied|--untied] [--iteration N]
-  [--seed N] [--cpu-storages] [--no-digests] [--global-digests] [--overwrite]`;
+  [--seed N] [--cpu-storages] [--no-digests] [--global-digests] [--overwrite]
+  deepseek (MLA + DeepSeek-V3 MoE, legacy torch only): [--experts N] [--topk N] [--moe-ffn N] [--shared-ffn N]
+  [--first-dense N] [--q-lora N] [--kv-lora N] [--qk-head N] [--qk-rope N] [--v-head N]`;
 
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -41,6 +43,16 @@ export function main(argv: string[]): void {
       heads: { type: 'string' },
       groups: { type: 'string' },
       'kv-channels': { type: 'string' },
+      experts: { type: 'string' },
+      'moe-ffn': { type: 'string' },
+      'shared-ffn': { type: 'string' },
+      'first-dense': { type: 'string' },
+      topk: { type: 'string' },
+      'q-lora': { type: 'string' },
+      'kv-lora': { type: 'string' },
+      'qk-head': { type: 'string' },
+      'qk-rope': { type: 'string' },
+      'v-head': { type: 'string' },
       vocab: { type: 'string' },
       'vocab-divisible-by': { type: 'string' },
       'max-pos': { type: 'string' },
@@ -58,7 +70,7 @@ export function main(argv: string[]): void {
   });
   if (v.help) return void console.log(USAGE);
   if (!v.out) fail('E_USAGE', `--out is required\n${USAGE}`);
-  if (v.family !== 'llama' && v.family !== 'gpt') fail('E_USAGE', `--family must be llama or gpt, got '${v.family}'`);
+  if (v.family !== 'llama' && v.family !== 'gpt' && v.family !== 'deepseek') fail('E_USAGE', `--family must be llama, gpt or deepseek, got '${v.family}'`);
   if (v.format !== 'torch' && v.format !== 'torch_dist') fail('E_USAGE', `--format must be torch or torch_dist, got '${v.format}'`);
   const over: Partial<ModelSpec> = {};
   const set = <K extends keyof ModelSpec>(k: K, x: ModelSpec[K] | undefined): void => {
@@ -77,6 +89,28 @@ export function main(argv: string[]): void {
   if (v.tied) over.untieEmbeddings = false;
   if (v.untied) over.untieEmbeddings = true;
   const spec = presetSpec(v.family as Family, over);
+  if (spec.mla) {
+    const m = spec.mla;
+    spec.mla = {
+      qLoraRank: int(v['q-lora'], 'q-lora') ?? m.qLoraRank,
+      kvLoraRank: int(v['kv-lora'], 'kv-lora') ?? m.kvLoraRank,
+      qkHeadDim: int(v['qk-head'], 'qk-head') ?? m.qkHeadDim,
+      qkPosEmbHeadDim: int(v['qk-rope'], 'qk-rope') ?? m.qkPosEmbHeadDim,
+      vHeadDim: int(v['v-head'], 'v-head') ?? m.vHeadDim,
+    };
+    spec.kvChannels = spec.mla.vHeadDim;
+    spec.numQueryGroups = spec.numAttentionHeads;
+  }
+  if (spec.moe) {
+    const e = spec.moe;
+    spec.moe = {
+      numExperts: int(v.experts, 'experts') ?? e.numExperts,
+      topk: int(v.topk, 'topk') ?? e.topk,
+      ffnHiddenSize: int(v['moe-ffn'], 'moe-ffn') ?? e.ffnHiddenSize,
+      sharedExpertIntermediateSize: int(v['shared-ffn'], 'shared-ffn') ?? e.sharedExpertIntermediateSize,
+      firstKDense: int(v['first-dense'], 'first-dense') ?? e.firstKDense,
+    };
+  }
   const m = generateCheckpoint({
     root: v.out,
     spec,

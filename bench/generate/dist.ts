@@ -33,14 +33,16 @@ type Item =
   | { fqn: string; kind: 'bytes'; value: PyValue }
   | { fqn: string; kind: 'tensor'; tensor: GlobalTensor; offset: number[]; shape: number[]; blocks: ReturnType<typeof tpPieces>[number]['blocks'] };
 
-interface KeyMeta {
+export interface KeyMeta {
   bytes: boolean;
   globalShape: number[];
   chunks: { offset: number[]; shape: number[] }[];
+  /** the tensor's dtype when it differs from the model's */
+  dtype?: string;
 }
 
-const M = 'torch.distributed.checkpoint.metadata';
-const size = (dims: readonly number[]): PyObj => py.reduce(py.global('torch', 'Size'), py.tuple(py.tuple(...dims)));
+export const M = 'torch.distributed.checkpoint.metadata';
+export const size = (dims: readonly number[]): PyObj => py.reduce(py.global('torch', 'Size'), py.tuple(py.tuple(...dims)));
 
 export function writeDist(ctx: GenContext, opt: WriteOptions, iterDir: string): FileRecord[] {
   const { par, spec } = { par: opt.par, spec: ctx.spec };
@@ -138,22 +140,24 @@ export function writeDist(ctx: GenContext, opt: WriteOptions, iterDir: string): 
   return files;
 }
 
-function storageInfo(rel: string, offset: number, length: number): PyObj {
+export function storageInfo(rel: string, offset: number, length: number): PyObj {
   return py.newobj(py.global('torch.distributed.checkpoint.filesystem', '_StorageInfo'), [], { relative_path: rel, offset, length });
 }
 
-function metadataValue(dtype: string, keys: Map<string, KeyMeta>, storage: [PyObj, PyObj][], iterDir: string): PyObj {
-  const properties = py.newobj(
-    py.global(M, 'TensorProperties'),
-    [],
-    py.tuple(
-      py.torchDtype(dtype),
-      py.reduce(py.global('torch.serialization', '_get_layout'), py.tuple('torch.strided')),
-      false,
-      py.reduce(py.global(M, '_MEM_FORMAT_ENCODING'), py.tuple(0)),
-      false,
-    ),
-  );
+/** The pickled DCP Metadata: every key's global shape and chunks, and where each item's bytes are. */
+export function metadataValue(dtype: string, keys: Map<string, KeyMeta>, storage: [PyObj, PyObj][], iterDir: string): PyObj {
+  const properties = (d: string) =>
+    py.newobj(
+      py.global(M, 'TensorProperties'),
+      [],
+      py.tuple(
+        py.torchDtype(d),
+        py.reduce(py.global('torch.serialization', '_get_layout'), py.tuple('torch.strided')),
+        false,
+        py.reduce(py.global(M, '_MEM_FORMAT_ENCODING'), py.tuple(0)),
+        false,
+      ),
+    );
   const sdm = new Map<PyValue, PyValue>();
   for (const [fqn, k] of keys) {
     if (k.bytes) sdm.set(fqn, py.newobj(py.global(M, 'BytesStorageMetadata')));
@@ -161,7 +165,7 @@ function metadataValue(dtype: string, keys: Map<string, KeyMeta>, storage: [PyOb
       sdm.set(
         fqn,
         py.newobj(py.global(M, 'TensorStorageMetadata'), [], {
-          properties,
+          properties: properties(k.dtype ?? dtype),
           size: size(k.globalShape),
           chunks: k.chunks.map((c) => py.newobj(py.global(M, 'ChunkStorageMetadata'), [], { offsets: size(c.offset), sizes: size(c.shape) })),
         }),

@@ -89,6 +89,8 @@ export function generateCheckpoint(o: GenerateOptions): GenerateManifest {
   const t0 = performance.now();
   const par: Parallel = { tp: o.tp ?? 1, pp: o.pp ?? 1 };
   validate(o.spec, par);
+  // torch_dist would stack the experts into 3-D tensors and keep mixed dense/MoE layers per layer: not written yet
+  if (o.format === 'torch_dist' && (o.spec.mla || o.spec.moe)) fail('E_UNSUPPORTED', 'the generator writes MLA / MoE models in the legacy torch format only');
   const iteration = o.iteration ?? 10;
   if (!Number.isSafeInteger(iteration) || iteration < 0) fail('E_USAGE', `iteration must be a non-negative integer, got ${iteration}`);
   const root = resolve(o.root);
@@ -107,7 +109,7 @@ export function generateCheckpoint(o: GenerateOptions): GenerateManifest {
   writeFileSync(join(root, 'latest_checkpointed_iteration.txt'), String(iteration));
   const globals = globalTensors(o.spec, par.tp).map((t) => ({
     name: t.name,
-    dtype: o.spec.dtype,
+    dtype: t.dtype ?? o.spec.dtype,
     shape: t.shape,
     ...(o.globalDigests ? { sha256: globalDigest(ctx, t) } : {}),
   }));

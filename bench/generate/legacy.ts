@@ -51,7 +51,7 @@ export function writeLegacy(ctx: GenContext, opt: WriteOptions, iterDir: string)
         }
         const pieces = tpPieces(e.tensor, par.tp, r);
         const shape = shardShape(e.tensor, par.tp, r);
-        const rec = { key: e.key, global: e.tensor.name, dtype: ctx.spec.dtype, shape, sha256: '' };
+        const rec = { key: e.key, global: e.tensor.name, dtype: e.tensor.dtype ?? ctx.spec.dtype, shape, sha256: '' };
         record.tensors.push(rec);
         const onDigest = opt.digests ? (sha: string) => void (rec.sha256 = sha) : undefined;
         model.set(

@@ -3,7 +3,26 @@
 import { fail } from '../../lib/errors.js';
 import type { GenDType, ValueKind } from './values.js';
 
-export type Family = 'llama' | 'gpt';
+export type Family = 'llama' | 'gpt' | 'deepseek';
+
+/** Multi-latent attention sizes (Megatron MLATransformerConfig; the local spec's layer, q compression on). */
+export interface GenMla {
+  qLoraRank: number;
+  kvLoraRank: number;
+  qkHeadDim: number;
+  qkPosEmbHeadDim: number;
+  vHeadDim: number;
+}
+
+/** DeepSeek-V3's MoE block: routed SwiGLU experts, a sigmoid router with an fp32 expert bias, shared experts,
+ * the first `firstKDense` layers dense (moe_layer_freq [0]*k + [1]*rest). */
+export interface GenMoe {
+  numExperts: number;
+  topk: number;
+  ffnHiddenSize: number;
+  sharedExpertIntermediateSize: number;
+  firstKDense: number;
+}
 
 export interface ModelSpec {
   family: Family;
@@ -29,6 +48,10 @@ export interface ModelSpec {
   untieEmbeddings: boolean;
   /** values as stored when --apply-layernorm-1p (zero-centred gamma) */
   layernormZeroCenteredGamma: boolean;
+  /** multi-latent attention instead of the fused QKV (family deepseek) */
+  mla?: GenMla;
+  /** DeepSeek-V3 MoE layers after the first dense ones (family deepseek) */
+  moe?: GenMoe;
 }
 
 export interface Parallel {
@@ -36,8 +59,24 @@ export interface Parallel {
   pp: number;
 }
 
-/** Llama-like (RMSNorm, GQA, SwiGLU, rope, untied, no biases) or GPT-like (LayerNorm, learned positions, gelu, biases, tied). */
+/** DeepSeek-V3-shaped (small by default): the llama preset's block with MLA (q compression), 1 dense layer, then MoE with shared experts. */
+function deepseekPreset(): ModelSpec {
+  return {
+    ...presetSpec('llama'),
+    family: 'deepseek',
+    ffnHiddenSize: 128,
+    numAttentionHeads: 4,
+    numQueryGroups: 4,
+    kvChannels: 16,
+    normEpsilon: 1e-6,
+    mla: { qLoraRank: 32, kvLoraRank: 32, qkHeadDim: 16, qkPosEmbHeadDim: 8, vHeadDim: 16 },
+    moe: { numExperts: 8, topk: 2, ffnHiddenSize: 16, sharedExpertIntermediateSize: 32, firstKDense: 1 },
+  };
+}
+
+/** Llama-like (RMSNorm, GQA, SwiGLU, rope, untied, no biases), GPT-like (LayerNorm, learned positions, gelu, biases, tied) or DeepSeek-V3-like. */
 export function presetSpec(family: Family, over: Partial<ModelSpec> = {}): ModelSpec {
+  if (family === 'deepseek') return { ...deepseekPreset(), ...over };
   const base: ModelSpec =
     family === 'llama'
       ? {
@@ -110,6 +149,8 @@ export interface GlobalTensor {
   layer: number | null;
   /** the name whose values it holds (the last stage's tied output layer copies the word embeddings) */
   valuesOf: string;
+  /** stored in this dtype instead of the model's (the router's fp32 expert_bias) */
+  dtype?: GenDType;
 }
 
 /** One state-dict entry in module order: a tensor, or a `_extra_state` (None in the local spec). */
@@ -125,7 +166,13 @@ export function validate(spec: ModelSpec, par: Parallel): void {
   if (spec.ffnHiddenSize % par.tp) bad(`tp=${par.tp} does not divide ffn_hidden_size=${spec.ffnHiddenSize}`);
   if (spec.numLayers % par.pp) bad(`pp=${par.pp} does not divide num_layers=${spec.numLayers}`);
   const qkv = (spec.numAttentionHeads + 2 * spec.numQueryGroups) * spec.kvChannels;
-  if (qkv % par.tp) bad(`tp=${par.tp} does not divide the qkv rows (${qkv})`);
+  if (!spec.mla && qkv % par.tp) bad(`tp=${par.tp} does not divide the qkv rows (${qkv})`);
+  const m = spec.mla;
+  // the local spec's MLA down projections are ColumnParallelLinear: their rows split over TP too
+  if (m && (m.qLoraRank % par.tp || (m.kvLoraRank + m.qkPosEmbHeadDim) % par.tp)) bad(`tp=${par.tp} does not divide the MLA down-projection rows`);
+  const e = spec.moe;
+  if (e && (e.ffnHiddenSize % par.tp || e.sharedExpertIntermediateSize % par.tp)) bad(`tp=${par.tp} does not divide the expert or shared-expert width`);
+  if (e && (e.firstKDense > spec.numLayers || e.topk > e.numExperts)) bad('moe: firstKDense must be ≤ num_layers and topk ≤ num_experts');
 }
 
 /** Layer entries of layer `g` (global) in the order Megatron's local-spec TransformerLayer.state_dict() lists them, keyed by local index `l`. */
@@ -137,13 +184,18 @@ function layerEntries(spec: ModelSpec, g: number, l: number): Entry[] {
   const F1 = spec.swiglu ? 2 * F : F;
   const ln = spec.normalization === 'LayerNorm';
   const out: Entry[] = [];
-  const t = (suffix: string, shape: number[], split: TpSplit, kind: ValueKind = 'weight'): void => {
+  const t: AddTensor = (suffix, shape, split, kind = 'weight', dtype) => {
     const name = `decoder.layers.${g}.${suffix}`;
-    out.push({ key: `decoder.layers.${l}.${suffix}`, tensor: { name, shape, kind, split, layer: g, valuesOf: name } });
+    out.push({ key: `decoder.layers.${l}.${suffix}`, tensor: { name, shape, kind, split, layer: g, valuesOf: name, ...(dtype ? { dtype } : {}) } });
   };
   const x = (module: string): void => void out.push({ key: `decoder.layers.${l}.${module}._extra_state`, extraState: true });
   t('input_layernorm.weight', [H], 'rep', 'norm');
   if (ln) t('input_layernorm.bias', [H], 'rep');
+  if (spec.mla) {
+    mlaEntries(spec, spec.mla, t, x);
+    moeOrDenseEntries(spec, g, t, x);
+    return out;
+  }
   t('self_attention.linear_proj.weight', [H, Q], 'dim1');
   if (spec.addBiasLinear) t('self_attention.linear_proj.bias', [H], 'rep');
   x('self_attention.linear_proj');
@@ -159,6 +211,53 @@ function layerEntries(spec: ModelSpec, g: number, l: number): Entry[] {
   if (spec.addBiasLinear) t('mlp.linear_fc2.bias', [H], 'rep');
   x('mlp.linear_fc2');
   return out;
+}
+
+type AddTensor = (suffix: string, shape: number[], split: TpSplit, kind?: ValueKind, dtype?: GenDType) => void;
+type AddExtra = (module: string) => void;
+
+/** MLASelfAttention of the local spec, in its state_dict order (multi_latent_attention.py at d98e8a64). */
+function mlaEntries(spec: ModelSpec, m: GenMla, t: AddTensor, x: AddExtra): void {
+  const H = spec.hiddenSize;
+  const n = spec.numAttentionHeads;
+  t('self_attention.linear_proj.weight', [H, n * m.vHeadDim], 'dim1');
+  x('self_attention.linear_proj');
+  t('self_attention.linear_q_down_proj.weight', [m.qLoraRank, H], 'dim0');
+  x('self_attention.linear_q_down_proj');
+  t('self_attention.linear_q_up_proj.weight', [n * (m.qkHeadDim + m.qkPosEmbHeadDim), m.qLoraRank], 'dim0');
+  x('self_attention.linear_q_up_proj');
+  t('self_attention.linear_kv_down_proj.weight', [m.kvLoraRank + m.qkPosEmbHeadDim, H], 'dim0');
+  x('self_attention.linear_kv_down_proj');
+  t('self_attention.linear_kv_up_proj.weight', [n * (m.qkHeadDim + m.vHeadDim), m.kvLoraRank], 'dim0');
+  x('self_attention.linear_kv_up_proj');
+  t('self_attention.q_layernorm.weight', [m.qLoraRank], 'rep', 'norm');
+  t('self_attention.kv_layernorm.weight', [m.kvLoraRank], 'rep', 'norm');
+}
+
+/** A dense SwiGLU MLP, or (layers from moe.firstKDense on) router + routed experts + shared experts. */
+function moeOrDenseEntries(spec: ModelSpec, g: number, t: AddTensor, x: AddExtra): void {
+  const H = spec.hiddenSize;
+  const e = spec.moe;
+  t('pre_mlp_layernorm.weight', [H], 'rep', 'norm');
+  if (!e || g < e.firstKDense) {
+    t('mlp.linear_fc1.weight', [2 * spec.ffnHiddenSize, H], 'glu');
+    x('mlp.linear_fc1');
+    t('mlp.linear_fc2.weight', [H, spec.ffnHiddenSize], 'dim1');
+    x('mlp.linear_fc2');
+    return;
+  }
+  t('mlp.router.weight', [e.numExperts, H], 'rep');
+  t('mlp.router.expert_bias', [e.numExperts], 'rep', 'norm', 'float32');
+  for (let j = 0; j < e.numExperts; j++) {
+    t(`mlp.experts.local_experts.${j}.linear_fc1.weight`, [2 * e.ffnHiddenSize, H], 'glu');
+    x(`mlp.experts.local_experts.${j}.linear_fc1`);
+    t(`mlp.experts.local_experts.${j}.linear_fc2.weight`, [H, e.ffnHiddenSize], 'dim1');
+    x(`mlp.experts.local_experts.${j}.linear_fc2`);
+  }
+  t('mlp.shared_experts.linear_fc1.weight', [2 * e.sharedExpertIntermediateSize, H], 'glu');
+  x('mlp.shared_experts.linear_fc1');
+  t('mlp.shared_experts.linear_fc2.weight', [H, e.sharedExpertIntermediateSize], 'dim1');
+  x('mlp.shared_experts.linear_fc2');
 }
 
 /** The state-dict entries of pipeline stage `stage`, in module order, with stage-local layer numbers. */

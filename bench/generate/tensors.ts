@@ -20,7 +20,7 @@ export function makeContext(spec: ModelSpec, seed: number, chunkBytes = 8 << 20)
 
 /** Streams the given blocks of `tensor`'s global values, in order, through `write`. */
 export function produceBlocks(ctx: GenContext, tensor: GlobalTensor, blocks: readonly Block[], write: (chunk: Uint8Array) => void): void {
-  const dtype: GenDType = ctx.spec.dtype;
+  const dtype: GenDType = tensor.dtype ?? ctx.spec.dtype;
   const es = GEN_ITEMSIZE[dtype];
   const seed = seedOf(tensor.valuesOf, ctx.seed);
   for (const b of blocks) {
@@ -38,7 +38,7 @@ export function produceBlocks(ctx: GenContext, tensor: GlobalTensor, blocks: rea
 
 /** A TensorData of `shape` whose bytes are the given blocks of `tensor`. */
 export function generated(ctx: GenContext, tensor: GlobalTensor, blocks: readonly Block[], shape: number[], location: string, onDigest?: (sha: string) => void): TensorData {
-  const t: TensorData = { dtype: ctx.spec.dtype, shape, location, produce: (w) => produceBlocks(ctx, tensor, blocks, w) };
+  const t: TensorData = { dtype: tensor.dtype ?? ctx.spec.dtype, shape, location, produce: (w) => produceBlocks(ctx, tensor, blocks, w) };
   if (onDigest) t.onDigest = onDigest;
   return t;
 }

@@ -70,6 +70,27 @@ export function normAffine(cfg: TransformerConfig, targetZeroCentred: boolean): 
   return { add: targetZeroCentred ? -1 : 1 };
 }
 
+/**
+ * Megatron options that change what the model computes without adding a tensor (so no rule would notice):
+ * an export would load and silently compute something else. Each is refused when set to other than its default.
+ */
+const FUNCTION_CHANGING_ARGS: readonly [key: string, isDefault: (v: unknown) => boolean, what: string][] = [
+  ['qk_l2_norm', (v) => v !== true, 'L2-normalised queries and keys'],
+  ['moe_apply_probs_on_input', (v) => v !== true, 'routing weights applied to the expert input'],
+  ['activation_func_clamp_value', (v) => v === null || v === undefined, 'a clamped activation'],
+  ['glu_linear_offset', (v) => v === null || v === undefined || v === 0, 'an offset on the GLU linear half'],
+  ['window_size', (v) => v === null || v === undefined, 'sliding-window attention'],
+  ['softmax_type', (v) => v === null || v === undefined || v === 'vanilla', 'a non-standard attention softmax'],
+  ['no_rope_freq', (v) => v === null || v === undefined, 'layers without rotary embeddings'],
+  ['experimental_attention_variant', (v) => v === null || v === undefined, 'an experimental attention variant'],
+];
+
+export function requireStandardFunction(args: Args | null, where: string): void {
+  for (const [key, isDefault, what] of FUNCTION_CHANGING_ARGS) {
+    if (args && key in args && !isDefault(args[key])) fail('E_UNSUPPORTED', `${what} (args.${key} = ${JSON.stringify(args[key])}) has no Hugging Face export`, { file: where });
+  }
+}
+
 /** Layers are uniform in every target here: an MoE checkpoint must have experts in every layer and vice versa. */
 export function isMoe(cfg: TransformerConfig): boolean {
   return (cfg.numMoeExperts ?? 0) > 0;

@@ -13,6 +13,7 @@ import { glm4MoeModel } from './arch/glm4-moe.js';
 import { nemotronModel } from './arch/nemotron.js';
 import { qwen2Model, qwen3Model } from './arch/qwen.js';
 import { qwen3MoeModel } from './arch/qwen3-moe.js';
+import { requireStandardFunction } from './common.js';
 import { SourceTensors } from './source.js';
 import type { HfConvertInput, HfModel, HfRule } from './types.js';
 
@@ -38,12 +39,14 @@ export const HF_FAMILY_ARCHITECTURES: Readonly<Record<ModelFamily, { architectur
 
 /**
  * The rule for a checkpoint: a modern family (Qwen2/3, Qwen3-MoE, GLM-4-MoE, DeepSeek-V3) when the architecture
- * facts say so and the model type is the classic one it would be guessed as (llama, mixtral) — those classes
- * cannot hold QK-norm, MLA, shared experts or expert bias — else the model type's own.
+ * facts say so and the model type is the classic one it would be guessed as (llama, mixtral: those classes
+ * cannot hold QK-norm, MLA, shared experts or expert bias) or one without a Hugging Face class of its own (a
+ * TensorRT-LLM-only type); else the model type's own.
  */
 export function hfRuleFor(config: TransformerConfig, modelType: ModelType): { architecture: string; rule: HfRule } | undefined {
-  const family = modelType === 'llama' || modelType === 'mixtral' ? explainModelFamily(config)?.family : undefined;
-  return family ? HF_FAMILY_ARCHITECTURES[family] : HF_ARCHITECTURES[modelType];
+  const classic = HF_ARCHITECTURES[modelType];
+  const family = !classic || modelType === 'llama' || modelType === 'mixtral' ? explainModelFamily(config)?.family : undefined;
+  return family ? HF_FAMILY_ARCHITECTURES[family] : classic;
 }
 
 /** Vocabulary rows to keep: padding rows past the tokenizer's vocabulary are dropped. */
@@ -59,7 +62,9 @@ export function toHfModel(input: HfConvertInput): HfModel {
   const where = input.where ?? '<tensors>';
   const entry = hfRuleFor(input.config, input.modelType);
   if (!entry) fail('E_UNSUPPORTED', `no Hugging Face export for model type '${String(input.modelType)}'`, { file: where });
+  requireStandardFunction(input.args ?? null, where);
   const src = new SourceTensors(input.tensors, where);
+  const notes = leaveOutMtp(input, src);
   const model = entry.rule({ cfg: input.config, args: input.args ?? null, vocab: hfVocabSize(input), src, where });
   src.assertAllUsed(model.architecture);
   const seen = new Set<string>();
@@ -67,5 +72,17 @@ export function toHfModel(input: HfConvertInput): HfModel {
     if (seen.has(t.name)) fail('E_CONFIG', `internal: ${model.architecture} rule wrote ${t.name} twice`, { tensor: t.name });
     seen.add(t.name);
   }
-  return model;
+  return notes.length ? { ...model, notes } : model;
+}
+
+/**
+ * Multi-token-prediction layers (`mtp.layers.<i>.*`, --mtp-num-layers) only serve training and speculative
+ * decoding; the main model's outputs do not depend on them. They are left out (said in the summary): no fixture
+ * has them, so an export to DeepSeek-V3's `model.layers.<L+i>` could not be verified.
+ */
+function leaveOutMtp(input: HfConvertInput, src: SourceTensors): string[] {
+  const mtp = [...input.tensors.keys()].filter((n) => n.startsWith('mtp.'));
+  if (mtp.length === 0) return [];
+  src.ignore((n) => n.startsWith('mtp.'));
+  return [`${input.config.mtpNumLayers || 'the'} multi-token-prediction layer(s) left out (${mtp.length} tensors under mtp.layers.*): not part of the model's forward pass`];
 }

@@ -60,6 +60,8 @@ export interface HfExportResult {
   readonly bytes: number;
   readonly files: readonly { path: string; bytes: number; sha256?: string | undefined }[];
   readonly seconds: number;
+  /** what was deliberately left out (multi-token-prediction layers) */
+  readonly notes: readonly string[];
 }
 
 const HF_DTYPES: readonly HfDType[] = ['float32', 'float16', 'bfloat16'];
@@ -128,6 +130,7 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
     bytes: index.metadata.total_size,
     files,
     seconds: (performance.now() - start) / 1000,
+    notes: model.notes ?? [],
   });
   if (options.dryRun) return summary(shards.map((s) => ({ path: join(options.outDir, s.file), bytes: s.bytes })), options.outDir);
 

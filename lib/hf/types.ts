@@ -23,6 +23,8 @@ export interface HfModel {
   /** transformers config fields; floats marked (PyFloat) so they serialise as Python floats, which transformers' strict configs require */
   readonly config: Readonly<Record<string, PyJson>>;
   readonly tensors: readonly HfTensor[];
+  /** what was deliberately left out of the export, for the summary (multi-token-prediction layers) */
+  readonly notes?: readonly string[];
 }
 
 /** Everything a rule may read. */

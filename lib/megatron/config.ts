@@ -169,6 +169,8 @@ function moeOf(r: ArgReader, numExperts: number, ffnHiddenSize: number, numLayer
     groupTopk: r.optionalInt('moe_router_group_topk', 1),
     routerDtype: r.optionalString('moe_router_dtype'),
     groupedGemm: r.flag('moe_grouped_gemm'),
+    gluInterleaveSize: r.optionalInt('moe_mlp_glu_interleave_size', 1),
+    sharedGluInterleaveSize: r.optionalInt('moe_shared_expert_glu_interleave_size', 1),
     layers: moeLayersOf(r, numLayers, where),
   };
 }

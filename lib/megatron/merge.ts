@@ -3,7 +3,7 @@
 // ranks' views (lib/tensor/tensor.ts `cat`).
 //
 // Rules (spec §1.3–1.5, Megatron's tensor-parallel layers):
-//   column-parallel (dim 0): linear_qkv, linear_fc1, word_embeddings, output_layer; MLA's linear_q_proj,
+//   column-parallel (dim 0): linear_qkv, linear_fc1, word_embeddings, output_layer, MTP eh_proj; MLA's linear_q_proj,
 //                            linear_q_up_proj, linear_kv_up_proj (ColumnParallelLinear in multi_latent_attention.py)
 //   MLA down projections:    linear_q_down_proj / linear_kv_down_proj are TELinear parallel_mode='duplicated'
 //                            (replicated) in the Transformer Engine spec but ColumnParallelLinear (dim 0, output
@@ -55,7 +55,7 @@ export interface MergeOptions {
 
 type Rule = 'dim0' | 'dim1' | 'glu' | 'replicated';
 
-const COLUMN = /(?:\.linear_qkv|\.linear_fc1|\.linear_q_proj|\.linear_q_up_proj|\.linear_kv_up_proj)\.(?:weight|bias)\d*$|^embedding\.word_embeddings\.weight$|^output_layer\.(?:weight|bias)$/;
+const COLUMN = /(?:\.linear_qkv|\.linear_fc1|\.eh_proj|\.linear_q_proj|\.linear_q_up_proj|\.linear_kv_up_proj)\.(?:weight|bias)\d*$|^embedding\.word_embeddings\.weight$|^output_layer\.(?:weight|bias)$/;
 const MLA_DOWN = /\.(?:linear_q_down_proj|linear_kv_down_proj)\.weight$/;
 const FC1 = /\.linear_fc1\.(?:weight|bias)\d*$/;
 const ROW = /\.(?:linear_proj|linear_fc2)\.weight\d*$/;
@@ -174,6 +174,8 @@ export function mergeLegacy(shards: readonly RankStateDict[], o: MergeOptions): 
         }
         continue;
       }
+      // experts outside the decoder layers (a multi-token-prediction layer's) would need their own EP merge
+      if (o.ep > 1 && !lm && /\.experts\./.test(name)) fail('E_UNSUPPORTED', `experts outside decoder.layers with expert parallelism ${o.ep}`, { file: ref.file, tensor: name });
       if (o.ep > 1) checkExpertReplicas(name, c, o, shard);
       put(globalName(rest), mergeTp(name, c, 0, o, shard), ref.file);
     }

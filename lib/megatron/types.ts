@@ -99,6 +99,10 @@ export interface MoeConfig {
   routerDtype: string | undefined;
   /** experts are a grouped GEMM (TEGroupedMLP, or legacy GroupedMLP's weight1/weight2) */
   groupedGemm: boolean;
+  /** fc1 rows of the experts / shared experts interleaved gate/up in blocks of this many rows
+   * (moe_mlp_glu_interleave_size / moe_shared_expert_glu_interleave_size, for fused kernels); undefined: [gate; up] */
+  gluInterleaveSize: number | undefined;
+  sharedGluInterleaveSize: number | undefined;
   /** per decoder layer: true = MoE layer, false = dense MLP (from moe_layer_freq) */
   layers: readonly boolean[];
 }

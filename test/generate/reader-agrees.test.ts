@@ -21,6 +21,9 @@ const CASES: [Family, 'torch' | 'torch_dist', number, number][] = [
   ['gpt', 'torch', 2, 1],
   ['gpt', 'torch', 1, 2],
   ['gpt', 'torch_dist', 2, 2],
+  // MLA + DeepSeek-V3 MoE (fp32 expert_bias, dense layer 0), legacy only
+  ['deepseek', 'torch', 1, 1],
+  ['deepseek', 'torch', 2, 2],
 ];
 
 describe('openCheckpoint reads generated checkpoints as generated', () => {

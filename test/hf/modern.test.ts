@@ -134,6 +134,14 @@ describe('refusals', () => {
     expect(code(() => convert(ds, { moe: { ...moe, numGroups: 4, groupTopk: 2, topk: 2 } }))[1]).toMatch(/top 1 scores/);
     const q = open('qwen3_moe');
     expect(code(() => convert(q, { moe: { ...q.config.moe!, topkScalingFactor: 2 } }))[0]).toBe('E_UNSUPPORTED');
+    expect(code(() => convert(q, { moe: { ...q.config.moe!, gluInterleaveSize: 32 } }))[1]).toMatch(/interleaved/);
+  });
+  test('options that change the function without a tensor of their own are refused', () => {
+    const ck = open('qwen3');
+    for (const [key, value] of [['qk_l2_norm', true], ['window_size', [128, 0]], ['softmax_type', 'learnable'], ['activation_func_clamp_value', 7.0]] as const) {
+      const e = errorOf(() => toHfModel({ config: ck.config, modelType: ck.modelType, tensors: ck.tensors, args: { ...ck.args, [key]: value }, where: ck.path }));
+      expect([e.code, e.message.includes(`args.${key}`)]).toEqual(['E_UNSUPPORTED', true]);
+    }
   });
   test('group-limited routing with top-2 per group is exported as n_group / topk_group', () => {
     const ds = open('deepseek');
@@ -149,11 +157,16 @@ describe('refusals', () => {
     expect(e).toMatchObject({ code: 'E_UNSUPPORTED', tensor: 'decoder.layers.1.self_attention.linear_mystery.weight' });
     expect(() => readFileSync(join(out, 'config.json'))).toThrow();
   });
-  test('multi-token-prediction tensors are not silently dropped', () => {
+  test('multi-token-prediction layers are left out, and the summary says so', async () => {
     const ck = open('deepseek_mla');
     const extra = new Map(ck.tensors);
     extra.set('mtp.layers.0.enorm.weight', ck.tensors.get('decoder.final_layernorm.weight')!);
-    expect(code(() => convert(ck, { mtpNumLayers: 1 }, extra))[1]).toMatch(/mtp\.layers\.0\.enorm\.weight/);
+    extra.set('mtp.layers.0.eh_proj.weight', ck.tensors.get('decoder.layers.0.self_attention.linear_proj.weight')!);
+    const m = convert(ck, { mtpNumLayers: 1 }, extra);
+    expect(m.tensors.length).toBe(convert(ck).tensors.length);
+    expect(m.notes).toEqual([expect.stringMatching(/^1 multi-token-prediction layer\(s\) left out \(2 tensors/)]);
+    const r = await exportHf({ ...ck, config: { ...ck.config, mtpNumLayers: 1 }, tensors: extra }, { outDir: join(tmp, 'mtp'), dryRun: true });
+    expect(r.notes).toEqual(m.notes);
   });
 });
 

@@ -1,7 +1,8 @@
 // The modern fixtures (qwen2, qwen3, qwen3_moe, deepseek, deepseek_mla) exported to Hugging Face format by the
 // real CLI from every layout we have or make — both formats at TP1 in float32 and bfloat16, and the legacy
 // layouts re-sharded from the TP1 files by test/support/reshard-legacy.ts (TP2, PP2, Transformer Engine names;
-// for MoE models also EP2, TP2×EP2, TEGroupedMLP and legacy GroupedMLP experts) — loaded by transformers with no
+// for MoE models also EP2, TP2×EP2, TEGroupedMLP and legacy GroupedMLP experts) and torch_dist re-chunked by
+// test/support/reshard-dist.ts (TP2; MoE: EP2, TP2×EP2) — loaded by transformers with no
 // missing or unexpected weights and run on the fixture's input: the logits must match Megatron's own forward
 // (max|Δ|/max|ref| ≤ 1e-4 in float32, 2e-2 in bfloat16). The fixtures were trained in bfloat16, so a bfloat16
 // export holds Megatron's weights exactly: run in float32 it must meet the float32 bound too.
@@ -15,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { modernFixture } from '../support/fixtures.js';
+import { type DistLayout, reshardDist } from '../support/reshard-dist.js';
 import { type LegacyLayout, reshardLegacy } from '../support/reshard-legacy.js';
 import { exportWithCli, hfLogits, interopSetup, type HfLogitsResult } from './hf-run.js';
 
@@ -31,6 +33,9 @@ const RESHARDED: Record<string, LegacyLayout> = {
   pp2: { pp: 2 },
   'tp2-te': { tp: 2, te: true },
 };
+/** torch_dist re-chunked as a TP / EP run saves it (test/support/reshard-dist.ts) */
+const RECHUNKED: Record<string, DistLayout> = { 'dist-tp2': { tp: 2 } };
+const RECHUNKED_MOE: Record<string, DistLayout> = { 'dist-ep2': { ep: 2 }, 'dist-tp2ep2': { tp: 2, ep: 2 } };
 const RESHARDED_MOE: Record<string, LegacyLayout> = {
   ep2: { ep: 2 },
   tp2ep2: { tp: 2, ep: 2 },
@@ -46,7 +51,7 @@ interface Case {
 }
 const cases: Case[] = MODELS.flatMap((model) => [
   ...(['torch/tp1pp1', 'torch_dist/tp1pp1'] as const).flatMap((layout) => (['float32', 'bfloat16'] as const).map((dtype) => ({ model, layout, dtype }))),
-  ...Object.keys({ ...RESHARDED, ...(MOE.includes(model) ? RESHARDED_MOE : {}) }).map((layout) => ({ model, layout, dtype: 'float32' as const })),
+  ...Object.keys({ ...RESHARDED, ...RECHUNKED, ...(MOE.includes(model) ? { ...RESHARDED_MOE, ...RECHUNKED_MOE } : {}) }).map((layout) => ({ model, layout, dtype: 'float32' as const })),
 ]);
 
 let tmp: string;
@@ -59,8 +64,9 @@ function source(c: Case): string {
   if (c.layout.includes('/')) return modernFixture('megatron', c.model, c.layout);
   const dst = join(tmp, 'src', `${c.model}-${c.layout}`);
   if (!existsSync(dst)) {
-    const layout = RESHARDED[c.layout] ?? RESHARDED_MOE[c.layout]!;
-    reshardLegacy(modernFixture('megatron', c.model, 'torch', 'tp1pp1'), dst, layout);
+    const dist = RECHUNKED[c.layout] ?? RECHUNKED_MOE[c.layout];
+    if (dist) reshardDist(modernFixture('megatron', c.model, 'torch_dist', 'tp1pp1'), dst, dist);
+    else reshardLegacy(modernFixture('megatron', c.model, 'torch', 'tp1pp1'), dst, RESHARDED[c.layout] ?? RESHARDED_MOE[c.layout]!);
   }
   return dst;
 }

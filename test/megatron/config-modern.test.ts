@@ -71,6 +71,8 @@ describe.each(['torch', 'torch_dist'])('modern fixtures (%s): config = manifest'
         groupTopk: x.moe_router_group_topk ?? undefined,
         routerDtype: x.moe_router_dtype ?? undefined,
         groupedGemm: false,
+        gluInterleaveSize: undefined,
+        sharedGluInterleaveSize: undefined,
         layers,
       });
     } else {

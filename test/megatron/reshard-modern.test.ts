@@ -11,6 +11,7 @@ import { openCheckpoint } from '../../lib/megatron/open.js';
 import { errorOf } from '../support/errors.js';
 import { modernFixture } from '../support/fixtures.js';
 import { materialize } from '../support/materialize.js';
+import { type DistLayout, reshardDist } from '../support/reshard-dist.js';
 import { type LegacyLayout, reshardLegacy } from '../support/reshard-legacy.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'reshard-modern-'));
@@ -87,5 +88,30 @@ describe('torch_dist of the modern fixtures = their legacy files', () => {
       expect(Buffer.from(materialize(t)).equals(Buffer.from(materialize(l))), n).toBe(true);
     }
     if (model.startsWith('deepseek')) expect(dist.tensors.get('decoder.layers.1.mlp.router.expert_bias')?.dtype).toBe('float32');
+  });
+});
+
+describe('torch_dist re-chunked as TP2 / EP2 / TP2×EP2 reads back as the TP1 tensors', () => {
+  const DIST: [string, DistLayout][] = [
+    ['tp2', { tp: 2 }],
+    ['ep2', { ep: 2 }],
+    ['tp2ep2', { tp: 2, ep: 2 }],
+  ];
+  const cases = ['qwen2', 'qwen3', 'qwen3_moe', 'deepseek', 'deepseek_mla'].flatMap((m) => DIST.filter(([n]) => n === 'tp2' || !['qwen2', 'qwen3'].includes(m)).map(([n, l]) => [m, n, l] as [string, string, DistLayout]));
+  test.each(cases)('%s %s', (model, name, layout) => {
+    const ref = openCheckpoint(modernFixture('megatron', model, 'torch', 'tp1pp1'));
+    const dst = join(tmp, `dist-${model}-${name}`);
+    reshardDist(modernFixture('megatron', model, 'torch_dist', 'tp1pp1'), dst, layout);
+    const got = openCheckpoint(dst);
+    expect(got.format).toBe('torch_dist');
+    expect(got.layout).toMatchObject({ tp: layout.tp ?? 1, ep: layout.ep ?? 1 });
+    // more chunks than files: the tiling was really cut
+    expect(got.layout.files.length).toBe((layout.tp ?? 1) * (layout.ep ?? 1));
+    expect([...got.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
+    for (const [n, t] of got.tensors) {
+      const b = ref.tensors.get(n)!;
+      expect({ n, dtype: t.dtype, shape: t.shape }).toEqual({ n, dtype: b.dtype, shape: b.shape });
+      expect(Buffer.from(materialize(t)).equals(Buffer.from(materialize(b))), n).toBe(true);
+    }
   });
 });

@@ -75,9 +75,10 @@ function transposed(t: Dense): Dense {
   return { ...t, shape: [c, r], bytes: out };
 }
 
-type Cut = 'dim0' | 'glu' | 'dim1' | 'replicated';
+export type Cut = 'dim0' | 'glu' | 'dim1' | 'replicated';
 
-function cutOf(rest: string, te: boolean): Cut {
+/** How Megatron splits a (layer-relative or top-level) tensor name over TP; `te`: the Transformer Engine spec. */
+export function cutOf(rest: string, te: boolean): Cut {
   if (/\.layer_norm_(weight|bias)$/.test(rest)) return 'replicated';
   if (/(^|\.)linear_fc1\.weight$/.test(rest)) return 'glu';
   if (/(^|\.)(linear_qkv|linear_q_proj|linear_q_up_proj|linear_kv_up_proj)\.(weight|bias)$/.test(rest)) return 'dim0';
@@ -112,7 +113,7 @@ function teName(rest: string, moeLayer: boolean, mla: boolean): string {
 }
 
 /** JSON-like args fields copied as they are; torch dtypes and other objects are left out (bf16/fp16 flags say the dtype). */
-function plainArgs(args: Record<string, unknown>): Map<string, PyValue> {
+export function plainArgs(args: Record<string, unknown>): Map<string, PyValue> {
   const out = new Map<string, PyValue>();
   const plain = (v: unknown): v is PyValue => v === null || ['boolean', 'number', 'string'].includes(typeof v) || (Array.isArray(v) && v.every(plain));
   for (const [k, v] of Object.entries(args)) if (plain(v)) out.set(k, typeof v === 'number' && !Number.isInteger(v) ? py.float(v) : v);

@@ -20,7 +20,7 @@ Architectures: ${MODEL_TYPES.map((t) => `${t} → ${HF_ARCHITECTURES[t]?.archite
 Modern families, chosen from the checkpoint's own architecture (model type llama or mixtral):
   ${MODEL_FAMILIES.map((f) => `${f} → ${HF_FAMILY_ARCHITECTURES[f].architecture}`).join(', ')}
   (QK-layernorm → Qwen3 / Qwen3-MoE, QKV-only bias → Qwen2, multi-latent attention → DeepSeek-V3, grouped-query
-  attention with DeepSeek-V3's MoE block → GLM-4-MoE; multi-token-prediction layers are refused)
+  attention with DeepSeek-V3's MoE block → GLM-4-MoE; multi-token-prediction layers are left out, with a note)
 
 Options:
   --out DIR              output directory (must be empty or absent unless --force)
@@ -85,6 +85,7 @@ export const hf: Command = {
       } else {
         process.stdout.write(`${result.architecture} (${result.modelType}), ${result.tensors} tensors, ${result.dtype}\n${formatSummary(result)}\n`);
       }
+      if (!a.json) for (const n of result.notes) process.stdout.write(`note: ${n}\n`);
       return 0;
     } finally {
       ckpt.close();

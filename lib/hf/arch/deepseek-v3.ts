@@ -125,6 +125,8 @@ export function deepseekV3Model(ctx: HfRuleContext): HfModel {
       attention_bias: false,
       attention_dropout: pyFloat(0.0),
       ...routing,
+      // vLLM's DeepSeek layers are MoE when index ≥ first_k_dense_replace and index % moe_layer_freq == 0
+      moe_layer_freq: 1,
       routed_scaling_factor: pyFloat(moe?.topkScalingFactor ?? 1),
       // multi-token-prediction layers are not exported (see the README)
       num_nextn_predict_layers: 0,

@@ -25,6 +25,8 @@ export function requireMoe(ctx: HfRuleContext, target: string): MoeConfig {
   if (!moe) fail('E_UNSUPPORTED', `${target} needs MoE experts; the checkpoint has none`, { file: ctx.where });
   if (!ctx.cfg.gatedLinearUnit) fail('E_UNSUPPORTED', `${target} experts are gated (SwiGLU); the checkpoint's are not`, { file: ctx.where });
   if (ctx.cfg.addBiasLinear) fail('E_UNSUPPORTED', `${target} has no MLP biases; the checkpoint has them`, { file: ctx.where });
+  // TEGroupedMLP._remove_glu_interleaving (experts.py): fc1 rows alternate gate/up blocks, not [gate; up]
+  if (moe.gluInterleaveSize || moe.sharedGluInterleaveSize) fail('E_UNSUPPORTED', `expert fc1 rows interleaved in gate/up blocks (moe_mlp_glu_interleave_size / moe_shared_expert_glu_interleave_size) are not supported`, { file: ctx.where });
   return moe;
 }
 
