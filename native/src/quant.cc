@@ -1,0 +1,85 @@
+#include "quant.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "gather.h"
+#include "native_error.h"
+
+namespace mcore {
+
+void gatherLogical(const Plan& plan, const Tensor& src, int64_t e0, int64_t e1, float* out, const OnSourceRead& onRead) {
+  int64_t covered = 0;
+  for (int pi : src.pieces) {
+    const Piece& pc = plan.pieces[pi];
+    if (pc.dmin >= e1) break;
+    if (pc.dmax < e0) continue;
+    int64_t lo = firstAtOrAfter(pc, e0), hi = firstAtOrAfter(pc, e1);
+    if (hi <= lo) continue;
+    gatherRange(pc, lo, hi, reinterpret_cast<uint8_t*>(out), e0);
+    if (onRead) onRead(pi, lo, hi);
+    covered += hi - lo;
+  }
+  if (covered != e1 - e0) throw NativeError("E_FORMAT", "quantization source of " + src.name + ": its pieces overlap or leave gaps near element " + std::to_string(e0));
+}
+
+uint64_t blockRowBytes(const Quant& q, int64_t br) {
+  if (q.scales) return q.granule;
+  int64_t rows = std::min(q.spec.blockRows, q.spec.rows - br * q.spec.blockRows);
+  return static_cast<uint64_t>(rows * q.spec.valueRowBytes());
+}
+
+void quantizeBlockRow(const Quant& q, int64_t br, const float* rows, uint8_t* out) {
+  const QuantSpec& sp = q.spec;
+  const int64_t r0 = br * sp.blockRows, nr = std::min(sp.blockRows, sp.rows - r0);
+  const int64_t nb = sp.blocksPerRow(), rowBytes = sp.valueRowBytes();
+  const int scaleSize = itemsize(sp.scaleDtype);
+  for (int64_t b = 0; b < nb; b++) {
+    const int64_t c0 = b * sp.blockCols, c1 = std::min(sp.cols, c0 + sp.blockCols);
+    float amax = 0.0f;
+    for (int64_t r = 0; r < nr; r++)
+      for (int64_t c = c0; c < c1; c++) amax = quantAbsMax(amax, rows[r * sp.cols + c]);
+    const float s = quantScale(amax, sp.kind, sp.scaleDtype);
+    if (q.scales) {
+      storeScale(s, sp.scaleDtype, out + b * scaleSize);
+      continue;
+    }
+    for (int64_t r = 0; r < nr; r++) {
+      const float* w = rows + r * sp.cols;
+      uint8_t* o = out + r * rowBytes;
+      if (sp.kind == QuantKind::Int4) {
+        // blockCols and cols are even: a byte's two columns share a block
+        for (int64_t c = c0; c < c1; c += 2)
+          o[c / 2] = static_cast<uint8_t>(quantCode(w[c], s, sp.kind) | (quantCode(w[c + 1], s, sp.kind) << 4));
+      } else {
+        for (int64_t c = c0; c < c1; c++) o[c] = quantCode(w[c], s, sp.kind);
+      }
+    }
+  }
+}
+
+void quantizeRange(const Plan& plan, const Quant& q, uint64_t b0, uint64_t b1, uint8_t* out, const OnSourceRead& onRead) {
+  const QuantSpec& sp = q.spec;
+  const Tensor& src = plan.tensors[q.source];
+  thread_local std::vector<float> rows;
+  thread_local std::vector<uint8_t> bytes;
+  rows.resize(static_cast<size_t>(sp.blockRows * sp.cols));
+  bytes.resize(q.granule);
+  for (int64_t br = static_cast<int64_t>(b0 / q.granule); br < sp.blockRowCount(); br++) {
+    const uint64_t at = static_cast<uint64_t>(br) * q.granule;
+    if (at >= b1) break;
+    const int64_t r0 = br * sp.blockRows, r1 = std::min(sp.rows, r0 + sp.blockRows);
+    gatherLogical(plan, src, r0 * sp.cols, r1 * sp.cols, rows.data(), onRead);
+    const uint64_t n = blockRowBytes(q, br);
+    const bool whole = at >= b0 && at + n <= b1;
+    uint8_t* dst = whole ? out + (at - b0) : bytes.data();
+    quantizeBlockRow(q, br, rows.data(), dst);
+    if (!whole) {
+      uint64_t from = std::max(at, b0), to = std::min(at + n, b1);
+      std::memcpy(out + (from - b0), bytes.data() + (from - at), to - from);
+    }
+  }
+}
+
+}  // namespace mcore
