@@ -27,8 +27,14 @@ const BYTES_PER_ELEMENT: Readonly<Record<QuantKind, number>> = { int8: 1, int4: 
 
 /** Plans a 2-D weight [rows, cols] quantized by `q` under `names`; E_UNSUPPORTED when its shape does not fit. */
 export function planQuantized(name: string, t: Tensor, q: ResolvedQuantize, names: QuantizedNames, affine?: Affine): QuantizedWeight {
-  if (t.shape.length !== 2) fail('E_UNSUPPORTED', `${name}: only 2-D weights can be quantized, this one is [${t.shape.join(', ')}]`);
-  const [rows, cols] = t.shape as [number, number];
+  return quantizePlanned(planTensor(name, t, 'float32', affine), q, names);
+}
+
+/** The same for a weight already planned (any output dtype: its pieces say where each element comes from). */
+export function quantizePlanned(planned: PlanTensor, q: ResolvedQuantize, names: QuantizedNames): QuantizedWeight {
+  const name = planned.name;
+  if (planned.shape.length !== 2 || planned.quant) fail('E_UNSUPPORTED', `${name}: only 2-D weights can be quantized, this one is [${planned.shape.join(', ')}]`);
+  const [rows, cols] = planned.shape as [number, number];
   const blockRows = q.block[0];
   const blockCols = q.block[1] === 0 ? cols : q.block[1];
   const valueBytesPerRow = cols * BYTES_PER_ELEMENT[q.kind];
@@ -37,7 +43,7 @@ export function planQuantized(name: string, t: Tensor, q: ResolvedQuantize, name
     fail('E_UNSUPPORTED', `${name}: ${cols} columns do not pack into whole ${names.valuesDtype} words for ${q.scheme}`);
   }
   if (q.kind === 'int4' && cols % blockCols !== 0) fail('E_UNSUPPORTED', `${name}: ${cols} columns are not a multiple of the group size ${blockCols}`);
-  const source: QuantSource = { name, rows, cols, pieces: planTensor(name, t, 'float32', affine).pieces };
+  const source: QuantSource = { name, rows, cols, pieces: planned.pieces };
   const blockRowCount = Math.ceil(rows / blockRows);
   const blocksPerRow = Math.ceil(cols / blockCols);
   const common = { source, kind: q.kind, block: [blockRows, blockCols] as const, scaleDtype: names.scaleDtype };

@@ -14,7 +14,9 @@ import { itemsize } from '../tensor/dtype.js';
 import { helperActivationFor } from './activation.js';
 import { type TrtDType, TRT_DTYPES } from './config.js';
 import { TRTLLMHelper, type TRTLLMHelperOptions } from './helper.js';
-import type { PyJson } from '../export/pyjson.js';
+import { pyJsonDump, type PyJson } from '../export/pyjson.js';
+import { resolveQuantize, type QuantizeOptions } from '../quantize/scheme.js';
+import { checkTrtllmScheme, quantizeTrtllmRank, trtllmQuantization } from '../quantize/trtllm.js';
 
 export interface ExportTrtllmOptions {
   readonly outDir: string;
@@ -46,6 +48,8 @@ export interface ExportTrtllmOptions {
   readonly helperOptions?: Partial<Omit<TRTLLMHelperOptions, 'transformerConfig' | 'modelType'>>;
   /** plan executor; default the native one (lib/plan/execute.ts) */
   readonly executor?: PlanExecutor;
+  /** calibration-free quantization (lib/quantize/trtllm.ts says which TensorRT-LLM formats) */
+  readonly quantize?: QuantizeOptions;
 }
 
 export interface ExportTrtllmResult extends ExportSummary {
@@ -108,6 +112,8 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   const world = tpSize * ppSize;
   for (const r of o.ranks ?? []) if (!Number.isInteger(r) || r < 0 || r >= world) fail('E_USAGE', `rank ${r} is outside 0..${world - 1} (tp ${tpSize} × pp ${ppSize})`);
   if (o.signal?.aborted) fail('E_ABORTED', 'export cancelled before it started');
+  const quant = o.quantize ? resolveQuantize(o.quantize) : undefined;
+  if (quant) checkTrtllmScheme(quant, o.quantize!.groupSize !== undefined);
 
   const helper = new TRTLLMHelper({ ...helperOptionsFor(ckpt, modelType), ...(o.helperOptions ?? {}) });
   const { weights, configs } = helper.convertSingleDevice(ckpt.tensors, {
@@ -120,8 +126,8 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     vocabSize: o.vocabSize,
     ranks: o.ranks,
   });
-  const plan: CopyPlan = { files: weights.map((w) => ({ path: join(o.outDir, `rank${w.rank}.safetensors`), tensors: w.tensors })) };
-  const config = configs[0]?.fields ?? {};
+  const plan: CopyPlan = { files: weights.map((w) => ({ path: join(o.outDir, `rank${w.rank}.safetensors`), tensors: quant ? quantizeTrtllmRank(w.tensors, quant) : w.tensors })) };
+  const config = quant ? { ...(configs[0]?.fields ?? {}), quantization: trtllmQuantization(quant, o.quantize!.exclude ?? []) } : (configs[0]?.fields ?? {});
   const writesConfig = o.ranks === undefined || o.ranks.includes(0);
   const ranks = weights.map((w) => w.rank);
 
@@ -139,7 +145,7 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   const files = [...result.files];
   if (writesConfig) {
     const path = join(o.outDir, 'config.json');
-    const text = configs[0]!.toJson();
+    const text = quant ? pyJsonDump(config) : configs[0]!.toJson();
     try {
       writeFileAtomic(path, text);
     } catch (e) {

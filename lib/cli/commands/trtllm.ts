@@ -8,6 +8,7 @@ import { shareExportOptions } from '../../scale/partitioned-export.js';
 import { exportTrtllm, type ExportTrtllmOptions } from '../../trtllm/export.js';
 import { commonExportArg, type CommonExportArgs, intArg, parseCheckpointArgs } from '../args.js';
 import type { Command } from '../command.js';
+import { QUANTIZE_HELP, quantizeArg, quantizeOptions, type QuantizeArgs } from '../../quantize/cli.js';
 import { withProgress } from '../with-progress.js';
 
 const HELP = `Usage: mcore-export trtllm CKPT --out DIR [options]
@@ -31,7 +32,10 @@ Options:
   --dry-run                     plan and validate only; print what would be written
   --json                        machine-readable result on stdout (nothing else there)
   --sha256                      list each written file's sha256 (summary and --json)
-  --force                       overwrite an existing export in --out`;
+  --force                       overwrite an existing export in --out
+${QUANTIZE_HELP}
+                         (trtllm: fp8-per-channel → FP8_PER_CHANNEL_PER_TOKEN, fp8 weights + per_channel_scale;
+                          int8/int4-weight-only → W8A16/W4A16, weights kept, trtllm-build quantizes them)`;
 
 interface Args {
   ckpt: string;
@@ -48,6 +52,7 @@ export function parseTrtllmArgs(argv: string[]): Args {
   let rank: number | undefined;
   let worldSize: number | undefined;
   const c: CommonExportArgs = {};
+  const q: QuantizeArgs = { exclude: [] };
   const ckpt = parseCheckpointArgs(argv, (a, value) => {
     switch (a) {
       case '--out':
@@ -75,10 +80,12 @@ export function parseTrtllmArgs(argv: string[]): Args {
         worldSize = intArg(a, value(), 1);
         return true;
       default:
-        return commonExportArg(a, value, c);
+        return quantizeArg(a, value, q) || commonExportArg(a, value, c);
     }
   });
   if (outDir === undefined) fail('E_USAGE', 'missing --out DIR');
+  const quantize = quantizeOptions(q);
+  if (quantize) o.quantize = quantize;
   if (o.embeddingShardingDim !== undefined && !o.useParallelEmbedding) fail('E_USAGE', '--embedding-sharding-dim needs --parallel-embedding');
   const { json, modelType, ...common } = c;
   return { ckpt, opts: { ...common, ...o, outDir }, json: json ?? false, modelType, rank, worldSize };
