@@ -179,6 +179,9 @@ class Job : public Napi::AsyncWorker {
     // maxBufferBytes; consumed source pages are dropped as units finish
     WindowShape shape = shapeWindow(maxBufferBytes_, threads_, kUnitBytes, bytesPerUnitByte(plan_));
     unitBytes_ = shape.unitBytes;
+    // a unit holds at least one block row of every quantized tensor, so that none is computed more than once
+    for (const Quant& q : plan_.quants)
+      if (!q.scales) unitBytes_ = std::max(unitBytes_, (q.granule + kMinUnitBytes - 1) / kMinUnitBytes * kMinUnitBytes);
     units_ = planUnits(plan_, unitBytes_);
     std::vector<int64_t> partsPerPiece(plan_.pieces.size(), 0);
     for (const Unit& u : units_) forEachPart(plan_, u, [](const Tensor&, int64_t, int64_t) {}, [&](int pi, int64_t, int64_t) { partsPerPiece[pi]++; });

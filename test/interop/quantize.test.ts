@@ -70,6 +70,7 @@ describe.each(MODELS)('quantized Hugging Face exports of %s', (model) => {
     expect(results).toHaveLength(3);
     for (const r of results) {
       const scheme = r.scheme as HfScheme;
+      console.info(`${model} ${scheme}: dequantized logits rel err ${r.rel_err!.toExponential(3)} (bound ${TOLERANCE[scheme]})`);
       expect(r.mismatched, `${scheme}: tensors whose bytes differ from the reference`).toEqual([]);
       expect(r.checked).toBeGreaterThanOrEqual(model === 'llama' ? 28 : 20);
       expect(r.rel_err!, `${scheme} dequantized logits`).toBeLessThan(TOLERANCE[scheme]);
