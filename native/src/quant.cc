@@ -4,24 +4,14 @@
 #include <cstring>
 #include <string>
 
-#include "gather.h"
-#include "native_error.h"
 
 namespace mcore {
 
 void gatherLogical(const Plan& plan, const Tensor& src, int64_t e0, int64_t e1, float* out, const OnSourceRead& onRead) {
-  int64_t covered = 0;
-  for (int pi : src.pieces) {
-    const Piece& pc = plan.pieces[pi];
-    if (pc.dmin >= e1) break;
-    if (pc.dmax < e0) continue;
-    int64_t lo = firstAtOrAfter(pc, e0), hi = firstAtOrAfter(pc, e1);
-    if (hi <= lo) continue;
-    gatherRange(pc, lo, hi, reinterpret_cast<uint8_t*>(out), e0);
+  forEachSourcePart(plan, src, e0, e1, [&](int pi, int64_t lo, int64_t hi) {
+    gatherRange(plan.pieces[pi], lo, hi, reinterpret_cast<uint8_t*>(out), e0);
     if (onRead) onRead(pi, lo, hi);
-    covered += hi - lo;
-  }
-  if (covered != e1 - e0) throw NativeError("E_FORMAT", "quantization source of " + src.name + ": its pieces overlap or leave gaps near element " + std::to_string(e0));
+  });
 }
 
 uint64_t blockRowBytes(const Quant& q, int64_t br) {
@@ -62,22 +52,31 @@ void quantizeBlockRow(const Quant& q, int64_t br, const float* rows, uint8_t* ou
 void quantizeRange(const Plan& plan, const Quant& q, uint64_t b0, uint64_t b1, uint8_t* out, const OnSourceRead& onRead) {
   const QuantSpec& sp = q.spec;
   const Tensor& src = plan.tensors[q.source];
+  // block rows are gathered kChunkFloats at a time (at least one block row): one gather and one page release per
+  // chunk instead of per row, which for per-channel rows of a few KiB would mean a system call and re-faulted
+  // shared pages per row
+  constexpr int64_t kChunkFloats = 1 << 20;
+  const int64_t perChunk = std::max<int64_t>(1, kChunkFloats / (sp.blockRows * sp.cols));
   thread_local std::vector<float> rows;
   thread_local std::vector<uint8_t> bytes;
-  rows.resize(static_cast<size_t>(sp.blockRows * sp.cols));
+  rows.resize(static_cast<size_t>(perChunk * sp.blockRows * sp.cols));
   bytes.resize(q.granule);
-  for (int64_t br = static_cast<int64_t>(b0 / q.granule); br < sp.blockRowCount(); br++) {
-    const uint64_t at = static_cast<uint64_t>(br) * q.granule;
-    if (at >= b1) break;
-    const int64_t r0 = br * sp.blockRows, r1 = std::min(sp.rows, r0 + sp.blockRows);
+  const int64_t first = static_cast<int64_t>(b0 / q.granule);
+  const int64_t last = std::min(sp.blockRowCount() - 1, static_cast<int64_t>((b1 - 1) / q.granule));
+  for (int64_t c0 = first; c0 <= last; c0 += perChunk) {
+    const int64_t c1 = std::min(last + 1, c0 + perChunk);
+    const int64_t r0 = c0 * sp.blockRows, r1 = std::min(sp.rows, c1 * sp.blockRows);
     gatherLogical(plan, src, r0 * sp.cols, r1 * sp.cols, rows.data(), onRead);
-    const uint64_t n = blockRowBytes(q, br);
-    const bool whole = at >= b0 && at + n <= b1;
-    uint8_t* dst = whole ? out + (at - b0) : bytes.data();
-    quantizeBlockRow(q, br, rows.data(), dst);
-    if (!whole) {
-      uint64_t from = std::max(at, b0), to = std::min(at + n, b1);
-      std::memcpy(out + (from - b0), bytes.data() + (from - at), to - from);
+    for (int64_t br = c0; br < c1; br++) {
+      const uint64_t at = static_cast<uint64_t>(br) * q.granule;
+      const uint64_t n = blockRowBytes(q, br);
+      const bool whole = at >= b0 && at + n <= b1;
+      uint8_t* dst = whole ? out + (at - b0) : bytes.data();
+      quantizeBlockRow(q, br, rows.data() + (br - c0) * sp.blockRows * sp.cols, dst);
+      if (!whole) {
+        uint64_t from = std::max(at, b0), to = std::min(at + n, b1);
+        std::memcpy(out + (from - b0), bytes.data() + (from - at), to - from);
+      }
     }
   }
 }

@@ -6,12 +6,33 @@
 #include <functional>
 #include <vector>
 
+#include <string>
+
+#include "gather.h"
+#include "native_error.h"
 #include "plan.h"
 
 namespace mcore {
 
 /** Called for each piece part read from a quantized tensor's source (piece, lo, hi): lets the caller drop pages. */
 using OnSourceRead = std::function<void(int piece, int64_t lo, int64_t hi)>;
+
+/** Calls fn(piece, lo, hi) for each part of the pieces of logical tensor `src` that writes elements [e0, e1);
+ *  throws E_FORMAT unless the parts cover the range exactly once. */
+template <typename Fn>
+void forEachSourcePart(const Plan& plan, const Tensor& src, int64_t e0, int64_t e1, Fn&& fn) {
+  int64_t covered = 0;
+  for (int pi : src.pieces) {
+    const Piece& pc = plan.pieces[pi];
+    if (pc.dmin >= e1) break;
+    if (pc.dmax < e0) continue;
+    int64_t lo = firstAtOrAfter(pc, e0), hi = firstAtOrAfter(pc, e1);
+    if (hi <= lo) continue;
+    fn(pi, lo, hi);
+    covered += hi - lo;
+  }
+  if (covered != e1 - e0) throw NativeError("E_FORMAT", "quantization source of " + src.name + ": its pieces overlap or leave gaps near element " + std::to_string(e0));
+}
 
 /** Elements [e0, e1) of a logical tensor (output -1, f32) into `out`. Throws E_FORMAT when its pieces leave gaps. */
 void gatherLogical(const Plan& plan, const Tensor& src, int64_t e0, int64_t e1, float* out, const OnSourceRead& onRead);

@@ -10,7 +10,7 @@
 //   s     = stored(amax / qmax)          qmax = 127 (int8), 7 (int4), 448 (fp8 e4m3)
 //           stored(): rounded to the scale tensor's dtype (RNE); a block whose stored scale is 0 (all zeros, or
 //           an amax below the scale dtype's range) gets s = 1 so that it dequantizes to exact zeros
-//   q     = int:  rintf(clamp(w / s, qmin, qmax))  (round half to even; NaN → qmin via fmaxf)
+//   q     = int:  rne(clamp(w / s, qmin, qmax))    (round half to even; NaN → qmin)
 //           fp8:  e4m3fn(w / s)                   (RNE, saturating at ±448, cast_core.h)
 // Dequantization is w ≈ q · s, with s the value written in the scale tensor.
 // Sources of the formula: TensorRT-LLM's symmetric weight-only per-channel quantization (scale = amax / qmax,
@@ -74,15 +74,27 @@ MCORE_HD void storeScale(float s, DType scaleDtype, uint8_t* out) {
   for (int i = 0; i < n; i++) out[i] = static_cast<uint8_t>(bits >> (8 * i));
 }
 
+/** Round half to even for |v| ≤ 2^22: adding and subtracting 1.5 · 2^23 leaves no fraction bits, and IEEE
+ *  round-to-nearest-even does the rest (the same as rintf, which without SSE4.1 is a libm call per element). */
+MCORE_HD float quantRne(float v) {
+  const float magic = 12582912.0f;
+  return (v + magic) - magic;
+}
+
 /** Offset-binary code of one element: q + 128 (int8), q + 8 (int4, 4 bits), or the e4m3fn byte. */
 MCORE_HD uint8_t quantCode(float w, float s, QuantKind k) {
   float v = quantDiv(w, s);
   if (k == QuantKind::Fp8E4M3) return floatToF8e4m3fn(v);
-  float qmax = quantQmax(k);
-  v = rintf(fminf(fmaxf(v, -qmax - 1.0f), qmax));
-  return static_cast<uint8_t>(static_cast<int>(v) + static_cast<int>(qmax) + 1);
+  const float qmax = quantQmax(k);
+  if (!(v >= -qmax - 1.0f)) v = -qmax - 1.0f;  // NaN too
+  if (v > qmax) v = qmax;
+  return static_cast<uint8_t>(static_cast<int>(quantRne(v)) + static_cast<int>(qmax) + 1);
 }
 
-MCORE_HD float quantAbsMax(float m, float w) { return fmaxf(m, fabsf(w)); }
+/** max(m, |w|), NaN ignored (as fmaxf, inline). */
+MCORE_HD float quantAbsMax(float m, float w) {
+  float a = fabsf(w);
+  return a > m ? a : m;
+}
 
 }  // namespace mcore

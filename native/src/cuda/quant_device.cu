@@ -99,22 +99,13 @@ struct Part {
 std::vector<Part> partsOf(const Plan& plan, const Tensor& src, int64_t e0, int64_t e1, uint64_t& stageBytes) {
   std::vector<Part> parts;
   stageBytes = 0;
-  int64_t covered = 0;
-  for (int pi : src.pieces) {
+  forEachSourcePart(plan, src, e0, e1, [&](int pi, int64_t lo, int64_t hi) {
     const Piece& pc = plan.pieces[pi];
-    if (pc.dmin >= e1) break;
-    if (pc.dmax < e0) continue;
-    int64_t lo = firstAtOrAfter(pc, e0), hi = firstAtOrAfter(pc, e1);
-    if (hi <= lo) continue;
     SourceSpan span = sourceSpan(pc, lo, hi);
-    Part p{pi, lo, hi, static_cast<int64_t>(span.begin) / pc.srcSize, span.length, 0};
     stageBytes = (stageBytes + kAlign - 1) / kAlign * kAlign;
-    p.stageOff = stageBytes;
+    parts.push_back({pi, lo, hi, static_cast<int64_t>(span.begin) / pc.srcSize, span.length, stageBytes});
     stageBytes += span.length;
-    parts.push_back(p);
-    covered += hi - lo;
-  }
-  if (covered != e1 - e0) throw NativeError("E_FORMAT", "quantization source of " + src.name + ": its pieces overlap or leave gaps near element " + std::to_string(e0));
+  });
   return parts;
 }
 
