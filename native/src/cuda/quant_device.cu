@@ -163,8 +163,15 @@ void runQuantSegment(const Plan& plan, const QuantSeg& seg, QuantBuffers& buf, u
     }
     for (const Part& p : parts) {
       const Piece& pc = plan.pieces[p.piece];
-      if (pc.source < 0) std::memset(buf.hostStage + p.stageOff, 0, p.bytes);
-      else std::memcpy(buf.hostStage + p.stageOff, pc.srcBase + p.minEl * pc.srcSize, p.bytes);
+      if (pc.source < 0) {
+        std::memset(buf.hostStage + p.stageOff, 0, p.bytes);
+        continue;
+      }
+      const uint8_t* from = pc.srcBase + p.minEl * pc.srcSize;
+      std::memcpy(buf.hostStage + p.stageOff, from, p.bytes);
+      // staged: the mapped pages are not needed any more (a later read faults them in again from the page cache)
+      const Source& so = plan.sources[pc.source];
+      if (!so.memory && so.file) so.file->advise(static_cast<uint64_t>(from - so.file->data()), p.bytes, MappedFile::Advice::DontNeed);
     }
     QCK(cudaMemcpyAsync(buf.devStage, buf.hostStage, stage, cudaMemcpyHostToDevice, stream), g);
     for (const Part& p : parts) {
