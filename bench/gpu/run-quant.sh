@@ -10,6 +10,7 @@
 #    byte for byte with the CPU's; OUT_DIR/quant-bench.json holds everything, a table is printed last.
 # Needs in the working tree: dist/, dist-bench/ (npx tsc -p tsconfig.bench.json), the CUDA addon at
 # build/Release/mcore_export.node, .device/node.tar.xz (../shared/device/pack-node.sh). DRY=1: tiny model, CPU only.
+# PHASE=checks or PHASE=bench runs only step 1 or only steps 2-4 (two commands if one would pass 10 minutes).
 set -u -o pipefail
 OUT=$(realpath -m "$1")
 LAYERS=${2:-19}
@@ -21,9 +22,13 @@ fi
 (nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true) > "$OUT/gpu.txt" 2>&1
 nproc > "$OUT/nproc.txt"
 
-timeout 400 node test/gpu/quantize-checks.mjs test/fixtures/classic "$OUT/checks" ${DRY:+--quick} > "$OUT/checks.txt" 2>&1
-echo "quantize-checks rc=$?" | tee "$OUT/summary.txt"
-tail -4 "$OUT/checks.txt"
+PHASE=${PHASE:-all}
+if [ "$PHASE" != bench ]; then
+  timeout 400 node test/gpu/quantize-checks.mjs test/fixtures/classic "$OUT/checks" ${DRY:+--quick} > "$OUT/checks.txt" 2>&1
+  echo "quantize-checks rc=$?" | tee -a "$OUT/summary.txt"
+  tail -4 "$OUT/checks.txt"
+fi
+[ "$PHASE" = checks ] && exit 0
 
 W=/tmp/qbench
 rm -rf "$W" && mkdir -p "$W"
