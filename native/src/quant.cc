@@ -20,6 +20,21 @@ uint64_t blockRowBytes(const Quant& q, int64_t br) {
   return static_cast<uint64_t>(rows * q.spec.valueRowBytes());
 }
 
+namespace {
+
+// one kind per loop, so that the compiler can keep it branch-free (and vectorise the integer kinds)
+template <QuantKind K>
+void codeRun(const float* w, int64_t c0, int64_t c1, float s, uint8_t* row) {
+  if constexpr (K == QuantKind::Int4) {
+    // blockCols and cols are even: a byte's two columns share a block
+    for (int64_t c = c0; c < c1; c += 2) row[c / 2] = static_cast<uint8_t>(quantCodeOf<K>(w[c], s) | (quantCodeOf<K>(w[c + 1], s) << 4));
+  } else {
+    for (int64_t c = c0; c < c1; c++) row[c] = quantCodeOf<K>(w[c], s);
+  }
+}
+
+}  // namespace
+
 void quantizeBlockRow(const Quant& q, int64_t br, const float* rows, uint8_t* out) {
   const QuantSpec& sp = q.spec;
   const int64_t r0 = br * sp.blockRows, nr = std::min(sp.blockRows, sp.rows - r0);
@@ -38,12 +53,10 @@ void quantizeBlockRow(const Quant& q, int64_t br, const float* rows, uint8_t* ou
     for (int64_t r = 0; r < nr; r++) {
       const float* w = rows + r * sp.cols;
       uint8_t* o = out + r * rowBytes;
-      if (sp.kind == QuantKind::Int4) {
-        // blockCols and cols are even: a byte's two columns share a block
-        for (int64_t c = c0; c < c1; c += 2)
-          o[c / 2] = static_cast<uint8_t>(quantCode(w[c], s, sp.kind) | (quantCode(w[c + 1], s, sp.kind) << 4));
-      } else {
-        for (int64_t c = c0; c < c1; c++) o[c] = quantCode(w[c], s, sp.kind);
+      switch (sp.kind) {
+        case QuantKind::Int8: codeRun<QuantKind::Int8>(w, c0, c1, s, o); break;
+        case QuantKind::Int4: codeRun<QuantKind::Int4>(w, c0, c1, s, o); break;
+        case QuantKind::Fp8E4M3: codeRun<QuantKind::Fp8E4M3>(w, c0, c1, s, o); break;
       }
     }
   }

@@ -82,13 +82,21 @@ MCORE_HD float quantRne(float v) {
 }
 
 /** Offset-binary code of one element: q + 128 (int8), q + 8 (int4, 4 bits), or the e4m3fn byte. */
-MCORE_HD uint8_t quantCode(float w, float s, QuantKind k) {
+template <QuantKind K>
+MCORE_HD uint8_t quantCodeOf(float w, float s) {
   float v = quantDiv(w, s);
-  if (k == QuantKind::Fp8E4M3) return floatToF8e4m3fn(v);
-  const float qmax = quantQmax(k);
-  if (!(v >= -qmax - 1.0f)) v = -qmax - 1.0f;  // NaN too
-  if (v > qmax) v = qmax;
-  return static_cast<uint8_t>(static_cast<int>(quantRne(v)) + static_cast<int>(qmax) + 1);
+  if constexpr (K == QuantKind::Fp8E4M3) {
+    return floatToF8e4m3fn(v);
+  } else {
+    constexpr float qmax = K == QuantKind::Int8 ? 127.0f : 7.0f;
+    v = v >= -qmax - 1.0f ? v : -qmax - 1.0f;  // NaN too
+    v = v > qmax ? qmax : v;
+    return static_cast<uint8_t>(static_cast<int>(quantRne(v)) + static_cast<int>(qmax) + 1);
+  }
+}
+
+MCORE_HD uint8_t quantCode(float w, float s, QuantKind k) {
+  return k == QuantKind::Int8 ? quantCodeOf<QuantKind::Int8>(w, s) : k == QuantKind::Int4 ? quantCodeOf<QuantKind::Int4>(w, s) : quantCodeOf<QuantKind::Fp8E4M3>(w, s);
 }
 
 /** max(m, |w|), NaN ignored (as fmaxf, inline). */
