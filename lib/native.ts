@@ -33,6 +33,8 @@ export interface LoweredPlan {
   tensorNames: string[];
   /** per piece: tensor, source (-1 zeros), srcDtype, regionOffset, regionLength, srcOffset, dstOffset, flags, add, mul, rank, shape…, srcStrides…, dstStrides… */
   pieces: Float64Array;
+  /** per quantized tensor: tensor, source (a tensor with output -1), role (0 values, 1 scales), kind (0 int8, 1 int4, 2 fp8), rows, cols, blockRows, blockCols, scale dtype code */
+  quants?: Float64Array;
 }
 
 export interface NativeJob {

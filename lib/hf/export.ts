@@ -7,6 +7,8 @@ import { nativeExecutor, type PlanExecutor } from '../export/executor.js';
 import type { Progress } from '../export/progress.js';
 import type { Checkpoint, ModelType } from '../megatron/types.js';
 import { planTensor } from '../plan/from-tensor.js';
+import { planHfQuantized } from '../quantize/hf.js';
+import { resolveQuantize, type QuantizeOptions } from '../quantize/scheme.js';
 import type { CopyPlan, PlanTensor } from '../plan/plan.js';
 import { type DTypeName, parseDType } from '../tensor/dtype.js';
 import type { Device } from '../plan/device.js';
@@ -48,6 +50,8 @@ export interface HfExportOptions {
   readonly dryRun?: boolean;
   /** the plan executor (default: the native one) */
   readonly execute?: PlanExecutor;
+  /** calibration-free quantization of the Linear weights (lib/quantize/hf.ts says which formats) */
+  readonly quantize?: QuantizeOptions;
 }
 
 export interface HfExportResult {
@@ -115,7 +119,8 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
     where: checkpoint.path,
     ...(options.vocabSize !== undefined ? { vocabSize: options.vocabSize } : {}),
   });
-  const planned: PlanTensor[] = model.tensors.map((t) => planTensor(t.name, t.tensor, t.dtype ?? dtype, t.affine));
+  const quantized = options.quantize ? planHfQuantized(model.tensors, dtype, resolveQuantize(options.quantize)) : undefined;
+  const planned: PlanTensor[] = quantized?.tensors ?? model.tensors.map((t) => planTensor(t.name, t.tensor, t.dtype ?? dtype, t.affine));
   const shards = planShards(planned, maxBytes);
   const index = shardIndex(shards);
   checkOutput(options.outDir, HF_OUTPUT, options.force ?? false);
@@ -147,7 +152,8 @@ export async function exportHf(checkpoint: Checkpoint, options: HfExportOptions)
       hash: options.hash ?? false,
     });
     checkAborted(options.signal, options.outDir);
-    writeJson(join(staging.dir, 'config.json'), hfConfigJson(model, dtype));
+    const config = hfConfigJson(model, dtype);
+    writeJson(join(staging.dir, 'config.json'), quantized ? { ...config, quantization_config: quantized.quantizationConfig } : config);
     writeJson(join(staging.dir, 'generation_config.json'), generationConfig(model));
     writeJson(join(staging.dir, INDEX_NAME), index);
     const copied = tokenizer ? copyTokenizer(options.tokenizerDir!, tokenizer, staging.dir) : [];

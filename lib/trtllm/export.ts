@@ -14,7 +14,9 @@ import { itemsize } from '../tensor/dtype.js';
 import { helperActivationFor } from './activation.js';
 import { type TrtDType, TRT_DTYPES } from './config.js';
 import { TRTLLMHelper, type TRTLLMHelperOptions } from './helper.js';
-import type { PyJson } from '../export/pyjson.js';
+import { pyJsonDump, type PyJson } from '../export/pyjson.js';
+import { resolveQuantize, type QuantizeOptions } from '../quantize/scheme.js';
+import { checkTrtllmScheme, quantizeTrtllmRank, trtllmQuantization } from '../quantize/trtllm.js';
 import { saveTrtllmCheckpoint, TRTLLM_OUTPUT, trtllmRankPlan } from './save.js';
 
 export interface ExportTrtllmOptions {
@@ -56,6 +58,8 @@ export interface ExportTrtllmOptions {
   readonly fp8Kvcache?: boolean;
   /** plan executor; default the native one (lib/plan/execute.ts) */
   readonly executor?: PlanExecutor;
+  /** calibration-free quantization (lib/quantize/trtllm.ts says which TensorRT-LLM formats) */
+  readonly quantize?: QuantizeOptions;
 }
 
 export interface ExportTrtllmResult extends ExportSummary {
@@ -115,9 +119,12 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   const world = tpSize * ppSize;
   for (const r of o.ranks ?? []) if (!Number.isInteger(r) || r < 0 || r >= world) fail('E_USAGE', `rank ${r} is outside 0..${world - 1} (tp ${tpSize} × pp ${ppSize})`);
   if (o.signal?.aborted) fail('E_ABORTED', 'export cancelled before it started');
+  const quant = o.quantize ? resolveQuantize(o.quantize) : undefined;
+  if (quant) checkTrtllmScheme(quant, o.quantize!.groupSize !== undefined);
+  if (quant && (o.fp8Quantized || o.fp8Kvcache)) fail('E_USAGE', 'quantize and fp8Quantized/fp8Kvcache are two different FP8 paths (calibration-free vs the checkpoint\'s Transformer Engine scales): choose one');
 
   const helper = new TRTLLMHelper({ ...helperOptionsFor(ckpt, modelType), ...(o.helperOptions ?? {}) });
-  const { weights, configs } = helper.convertSingleDevice(ckpt.tensors, {
+  const converted = helper.convertSingleDevice(ckpt.tensors, {
     dtype,
     tpSize,
     ppSize,
@@ -129,6 +136,14 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
     megatronCompat: o.megatronCompat ?? false,
     fp8: o.fp8Quantized || o.fp8Kvcache ? { quantized: o.fp8Quantized === true, kvCache: o.fp8Kvcache === true, extraState: ckpt.extraState } : undefined,
   });
+  // calibration-free quantization (lib/quantize/trtllm.ts): quantized rank tensors and the config's quantization block
+  const weights = quant ? converted.weights.map((w) => ({ ...w, tensors: quantizeTrtllmRank(w.tensors, quant) })) : converted.weights;
+  const configs = quant
+    ? converted.configs.map((c) => {
+        const fields = { ...c.fields, quantization: trtllmQuantization(quant, o.quantize!.exclude ?? []) };
+        return { ...c, fields, toJson: () => pyJsonDump(fields) };
+      })
+    : converted.configs;
   const plan = trtllmRankPlan(weights, o.outDir);
   const config = configs[0]?.fields ?? {};
   const ranks = weights.map((w) => w.rank);

@@ -17,6 +17,7 @@
 #include "gather.h"
 #include "js_error.h"
 #include "plan.h"
+#include "quant.h"
 #include "window.h"
 #include "write_all.h"
 
@@ -47,7 +48,10 @@ std::vector<Unit> planUnits(const Plan& plan, uint64_t unitBytes) {
         while (ti < out.tensors.size() && plan.tensors[out.tensors[ti]].byteStart + plan.tensors[out.tensors[ti]].byteLength <= end) ti++;
         const Tensor& t = plan.tensors[out.tensors[ti]];
         uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
-        uint64_t aligned = t.byteStart + (end - t.byteStart) / size * size;
+        // a quantized tensor is cut between block rows where the unit holds at least one
+        uint64_t granule = t.quant >= 0 ? plan.quants[t.quant].granule : size;
+        uint64_t aligned = t.byteStart + (end - t.byteStart) / granule * granule;
+        if (aligned <= at || granule % size != 0) aligned = t.byteStart + (end - t.byteStart) / size * size;
         if (aligned > at) end = aligned;
       }
       units.push_back({static_cast<int>(o), at, end});
@@ -175,6 +179,9 @@ class Job : public Napi::AsyncWorker {
     // maxBufferBytes; consumed source pages are dropped as units finish
     WindowShape shape = shapeWindow(maxBufferBytes_, threads_, kUnitBytes, bytesPerUnitByte(plan_));
     unitBytes_ = shape.unitBytes;
+    // a unit holds at least one block row of every quantized tensor, so that none is computed more than once
+    for (const Quant& q : plan_.quants)
+      if (!q.scales) unitBytes_ = std::max(unitBytes_, (q.granule + kMinUnitBytes - 1) / kMinUnitBytes * kMinUnitBytes);
     units_ = planUnits(plan_, unitBytes_);
     std::vector<int64_t> partsPerPiece(plan_.pieces.size(), 0);
     for (const Unit& u : units_) forEachPart(plan_, u, [](const Tensor&, int64_t, int64_t) {}, [&](int pi, int64_t, int64_t) { partsPerPiece[pi]++; });
@@ -283,6 +290,12 @@ class Job : public Napi::AsyncWorker {
           covered = 0;
           e0 = a;
           e1 = b;
+          if (t.quant >= 0) {
+            const uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
+            quantizeRange(plan_, plan_.quants[t.quant], static_cast<uint64_t>(a) * size, static_cast<uint64_t>(b) * size, window,
+                          [this](int pi, int64_t lo, int64_t hi) { release_->consumedDense(pi, lo, hi); });
+            covered = b - a;
+          }
         },
         [&](int pi, int64_t lo, int64_t hi) {
           const Piece& pc = plan_.pieces[pi];

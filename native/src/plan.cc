@@ -89,7 +89,7 @@ Plan decodePlan(Napi::Env env, Napi::Object obj, std::vector<Napi::Reference<Nap
   for (uint32_t i = 0; i < names.Length(); i++) {
     const double* rec = tensors.Data() + static_cast<size_t>(i) * kTensorFields;
     Tensor t;
-    t.output = static_cast<int>(intAt(env, rec, 0, "tensor output"));
+    t.output = static_cast<int>(intAt(env, rec, 0, "tensor output", true));
     t.byteStart = static_cast<uint64_t>(intAt(env, rec, 1, "tensor byteStart"));
     t.byteLength = static_cast<uint64_t>(intAt(env, rec, 2, "tensor byteLength"));
     int64_t dt = intAt(env, rec, 3, "tensor dtype");
@@ -134,6 +134,31 @@ Plan decodePlan(Napi::Env env, Napi::Object obj, std::vector<Napi::Reference<Nap
     plan.pieces.push_back(pc);
     at += kPieceFixedFields + 3 * static_cast<size_t>(rank);
   }
+
+  Napi::Value quants = obj.Get("quants");
+  if (!quants.IsUndefined()) {
+    Napi::Float64Array q = float64Field(env, obj, "quants");
+    if (q.ElementLength() % kQuantFields != 0) throwJs(env, "E_FORMAT", "lowered plan: truncated quant record");
+    for (size_t i = 0; i < q.ElementLength(); i += kQuantFields) {
+      const double* rec = q.Data() + i;
+      Quant qt;
+      qt.tensor = static_cast<int>(intAt(env, rec, 0, "quant tensor"));
+      qt.source = static_cast<int>(intAt(env, rec, 1, "quant source"));
+      int64_t role = intAt(env, rec, 2, "quant role");
+      int64_t kind = intAt(env, rec, 3, "quant kind");
+      if (role > 1 || kind >= kQuantKindCount) throwJs(env, "E_FORMAT", "lowered plan: unknown quant role or kind");
+      qt.scales = role == 1;
+      qt.spec.kind = static_cast<QuantKind>(kind);
+      qt.spec.rows = intAt(env, rec, 4, "quant rows");
+      qt.spec.cols = intAt(env, rec, 5, "quant cols");
+      qt.spec.blockRows = intAt(env, rec, 6, "quant blockRows");
+      qt.spec.blockCols = intAt(env, rec, 7, "quant blockCols");
+      int64_t sd = intAt(env, rec, 8, "quant scaleDtype");
+      if (sd >= kDTypeCount) throwJs(env, "E_FORMAT", "lowered plan: unknown scale dtype code");
+      qt.spec.scaleDtype = static_cast<DType>(sd);
+      plan.quants.push_back(qt);
+    }
+  }
   return plan;
 }
 
@@ -144,7 +169,7 @@ namespace {
 [[noreturn]] void bad(const std::string& code, const std::string& msg, const Plan& plan, const Piece* pc) {
   if (pc) {
     const Tensor& t = plan.tensors[pc->tensor];
-    throw NativeError(code, msg + " (tensor " + t.name + ", file " + plan.outputs[t.output].path +
+    throw NativeError(code, msg + " (tensor " + t.name + ", file " + (t.output >= 0 ? plan.outputs[t.output].path : "(quantization source)") +
                                 (pc->source >= 0 ? ", source " + plan.sources[pc->source].path : std::string()) + ")");
   }
   throw NativeError(code, msg);
@@ -259,6 +284,28 @@ void validatePiece(Plan& plan, Piece& pc) {
   pc.srcBase = region + pc.srcOffset * pc.srcSize;
 }
 
+// A quant record: its tensors exist and have the roles it says, the sizes agree with the spec.
+void validateQuant(Plan& plan, size_t qi) {
+  Quant& q = plan.quants[qi];
+  auto qbad = [&](const std::string& msg) -> void { throw NativeError("E_FORMAT", "lowered plan: quantized tensor: " + msg); };
+  if (q.tensor < 0 || static_cast<size_t>(q.tensor) >= plan.tensors.size() || q.source < 0 || static_cast<size_t>(q.source) >= plan.tensors.size())
+    qbad("names a missing tensor");
+  Tensor& t = plan.tensors[q.tensor];
+  const Tensor& src = plan.tensors[q.source];
+  const QuantSpec& sp = q.spec;
+  if (t.output < 0 || t.quant >= 0) qbad(t.name + " is not a plain output tensor");
+  if (src.output >= 0 || src.dtype != DType::F32) qbad(t.name + ": its source must be a logical f32 tensor");
+  if (sp.rows <= 0 || sp.cols <= 0 || sp.blockRows <= 0 || sp.blockCols <= 0) qbad(t.name + ": empty shape or block");
+  if (static_cast<i128>(sp.rows) * sp.cols != src.numel) qbad(t.name + ": rows × cols differ from its source's elements");
+  if (sp.kind == QuantKind::Int4 && (sp.cols % 2 != 0 || sp.blockCols % 2 != 0)) qbad(t.name + ": int4 needs an even number of columns per row and block");
+  if (sp.scaleDtype != DType::F32 && sp.scaleDtype != DType::BF16 && sp.scaleDtype != DType::F16) qbad(t.name + ": scales must be f32, bf16 or f16");
+  i128 expected = q.scales ? static_cast<i128>(sp.blockRowCount()) * sp.blocksPerRow() * itemsize(sp.scaleDtype)
+                           : static_cast<i128>(sp.rows) * sp.valueRowBytes();
+  if (expected != static_cast<i128>(t.byteLength)) qbad(t.name + ": holds " + std::to_string(t.byteLength) + " bytes, the quantization " + std::to_string(static_cast<int64_t>(expected)));
+  q.granule = q.scales ? static_cast<uint64_t>(sp.blocksPerRow() * itemsize(sp.scaleDtype)) : static_cast<uint64_t>(sp.blockRows * sp.valueRowBytes());
+  t.quant = static_cast<int>(qi);
+}
+
 }  // namespace
 
 void validatePlan(Plan& plan) {
@@ -267,12 +314,13 @@ void validatePlan(Plan& plan) {
 
   for (size_t i = 0; i < plan.tensors.size(); i++) {
     Tensor& t = plan.tensors[i];
-    if (t.output < 0 || static_cast<size_t>(t.output) >= plan.outputs.size()) throw NativeError("E_FORMAT", "lowered plan: tensor " + t.name + " names a missing output");
+    if (t.output < -1 || t.output >= static_cast<int>(plan.outputs.size())) throw NativeError("E_FORMAT", "lowered plan: tensor " + t.name + " names a missing output");
     int size = itemsize(t.dtype);
     if (t.byteLength % static_cast<uint64_t>(size) != 0) throw NativeError("E_FORMAT", "tensor " + t.name + ": byte length is not a whole number of elements");
     t.numel = static_cast<int64_t>(t.byteLength / static_cast<uint64_t>(size));
-    plan.outputs[t.output].tensors.push_back(static_cast<int>(i));
+    if (t.output >= 0) plan.outputs[t.output].tensors.push_back(static_cast<int>(i));
   }
+  for (size_t qi = 0; qi < plan.quants.size(); qi++) validateQuant(plan, qi);
   // tensors tile each output's data section exactly, so every output byte is written once
   for (Output& o : plan.outputs) {
     std::sort(o.tensors.begin(), o.tensors.end(), [&](int a, int b) { return plan.tensors[a].byteStart < plan.tensors[b].byteStart; });
@@ -296,8 +344,12 @@ void validatePlan(Plan& plan) {
   }
   for (size_t i = 0; i < plan.tensors.size(); i++) {
     Tensor& t = plan.tensors[i];
+    if (t.quant >= 0) {
+      if (!t.pieces.empty()) throw NativeError("E_FORMAT", "lowered plan: quantized tensor " + t.name + " also has pieces");
+      continue;
+    }
     if (covered[i] != t.numel) {
-      throw NativeError("E_FORMAT", "tensor " + t.name + " in " + plan.outputs[t.output].path + ": its pieces hold " +
+      throw NativeError("E_FORMAT", "tensor " + t.name + " in " + (t.output >= 0 ? plan.outputs[t.output].path : "(quantization source)") + ": its pieces hold " +
                                         std::to_string(static_cast<int64_t>(covered[i])) + " elements, the tensor " + std::to_string(t.numel));
     }
     std::sort(t.pieces.begin(), t.pieces.end(), [&](int a, int b) { return plan.pieces[a].dmin < plan.pieces[b].dmin; });

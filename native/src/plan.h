@@ -6,6 +6,10 @@
 // Piece record: tensor, source (-1 = zeros), srcDtype, regionOffset, regionLength, srcOffset, dstOffset,
 //               flags (1 = add, 2 = mul), add, mul, rank, shape[rank], srcStrides[rank], dstStrides[rank]
 // Offsets and strides of a piece count elements (source dtype for src*, tensor dtype for dst*).
+// Quantized outputs (optional `quants: Float64Array`, kQuantFields per record): tensor, source, role (0 = values,
+// 1 = scales), kind (QuantKind), rows, cols, blockRows, blockCols, scaleDtype. `source` is a logical tensor
+// (output -1, dtype F32, rows × cols elements) whose pieces describe the weight; it is never written, the
+// quantized tensors (which have no pieces) are computed from it block row by block row (native/src/quant.h).
 #pragma once
 #include <napi.h>
 
@@ -16,12 +20,14 @@
 #include "convert.h"
 #include "dtype.h"
 #include "mapped_file.h"
+#include "quant_core.h"
 
 namespace mcore {
 
 constexpr int kMaxRank = 16;
 constexpr int kTensorFields = 4;  // output, byteStart, byteLength, dtype
 constexpr int kPieceFixedFields = 11;
+constexpr int kQuantFields = 9;
 
 struct Source {
   std::string path;  // for messages; "<memory #i>" for buffers
@@ -39,13 +45,24 @@ struct Output {
 };
 
 struct Tensor {
-  int output = 0;
+  int output = 0;  // -1: a logical source of quantized tensors, written to no file
   uint64_t byteStart = 0;
   uint64_t byteLength = 0;
   DType dtype = DType::F32;
   int64_t numel = 0;
   std::string name;
   std::vector<int> pieces;  // sorted by dmin after validation
+  int quant = -1;           // index in Plan::quants when the tensor is quantized (it then has no pieces)
+};
+
+/** A quantized output tensor: its values or its scales, computed from the logical tensor `source`. */
+struct Quant {
+  int tensor = 0;
+  int source = 0;
+  bool scales = false;
+  QuantSpec spec;
+  /** output bytes of one block row: units cut at multiples of it so that no block row is computed twice */
+  uint64_t granule = 1;
 };
 
 struct Piece {
@@ -76,6 +93,7 @@ struct Plan {
   std::vector<Output> outputs;
   std::vector<Tensor> tensors;
   std::vector<Piece> pieces;
+  std::vector<Quant> quants;
   uint64_t totalBytes = 0;
 };
 

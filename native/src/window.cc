@@ -75,8 +75,15 @@ void SourceRelease::drop(const MappedFile& file, uint64_t begin, uint64_t length
 
 void SourceRelease::consumed(int piece, int64_t lo, int64_t hi) {
   const Piece& pc = plan_.pieces[piece];
-  bool fileBacked = pc.source >= 0 && !plan_.sources[pc.source].memory && plan_.sources[pc.source].file;
   bool last = remaining_[piece].fetch_sub(1, std::memory_order_acq_rel) == 1;
+  consumedDense(piece, lo, hi);
+  if (last && pc.source >= 0 && !plan_.sources[pc.source].memory && plan_.sources[pc.source].file)
+    drop(*plan_.sources[pc.source].file, pc.regionOffset, pc.regionLength);
+}
+
+void SourceRelease::consumedDense(int piece, int64_t lo, int64_t hi) {
+  const Piece& pc = plan_.pieces[piece];
+  bool fileBacked = pc.source >= 0 && !plan_.sources[pc.source].memory && plan_.sources[pc.source].file;
   if (!fileBacked) return;
   const MappedFile& file = *plan_.sources[pc.source].file;
   uint64_t base = static_cast<uint64_t>(pc.srcBase - file.data());  // file offset of view element 0
@@ -85,7 +92,6 @@ void SourceRelease::consumed(int piece, int64_t lo, int64_t hi) {
   bool dense = span.length <= 4 * read + (64u << 10);
   // minEl may be negative for negative strides; the unsigned sum wraps back into the file
   if (dense && hi > lo) drop(file, base + span.begin, span.length);
-  if (last) drop(file, pc.regionOffset, pc.regionLength);
 }
 
 }  // namespace mcore

@@ -53,6 +53,9 @@ class SourceRelease {
   /** `unitsPerPiece[p]`: how many units call `consumed` for piece p. */
   SourceRelease(const Plan& plan, const std::vector<int64_t>& unitsPerPiece);
   void consumed(int piece, int64_t lo, int64_t hi);
+  /** Drops the span of a dense part at once and counts nothing (parts of a quantized tensor's source, which
+   *  are read once per block row, in numbers not known beforehand). */
+  void consumedDense(int piece, int64_t lo, int64_t hi);
   uint64_t releasedBytes() const { return released_.load(std::memory_order_relaxed); }
 
  private:

@@ -8,6 +8,7 @@ import { commonExportArg, type CommonExportArgs, parseCheckpointArgs } from '../
 import type { Command } from '../command.js';
 import { openInput } from '../open-input.js';
 import { withProgress } from '../with-progress.js';
+import { QUANTIZE_HELP, quantizeArg, quantizeOptions, type QuantizeArgs } from '../../quantize/cli.js';
 
 const HELP = `Usage: mcore-export hf CKPT --out DIR [options]
 
@@ -36,7 +37,9 @@ Options:
   --dry-run              plan and validate only; print what would be written
   --json                 machine-readable result on stdout (nothing else there)
   --sha256               list each written file's sha256 (summary and --json)
-  --force                replace an existing directory at --out`;
+  --force                replace an existing directory at --out
+${QUANTIZE_HELP}
+                         (hf: int8/int4 → compressed-tensors pack-quantized, fp8-block → quant_method fp8 128×128)`;
 
 interface HfArgs {
   ckpt: string;
@@ -48,6 +51,7 @@ interface HfArgs {
 export function parseHfArgs(argv: string[]): HfArgs {
   const o: { -readonly [K in keyof HfArgs['opts']]?: HfArgs['opts'][K] } = {};
   const c: CommonExportArgs = {};
+  const q: QuantizeArgs = { exclude: [] };
   const ckpt = parseCheckpointArgs(argv, (a, value) => {
     switch (a) {
       case '--out':
@@ -60,12 +64,13 @@ export function parseHfArgs(argv: string[]): HfArgs {
         o.tokenizerDir = value();
         return true;
       default:
-        return commonExportArg(a, value, c);
+        return quantizeArg(a, value, q) || commonExportArg(a, value, c);
     }
   });
   if (o.outDir === undefined) fail('E_USAGE', 'missing --out DIR');
   const { json, configFile, ...common } = c;
-  return { ckpt, opts: { ...common, ...o, outDir: o.outDir }, json: json ?? false, configFile };
+  const quantize = quantizeOptions(q);
+  return { ckpt, opts: { ...common, ...o, outDir: o.outDir, ...(quantize ? { quantize } : {}) }, json: json ?? false, configFile };
 }
 
 export const hf: Command = {

@@ -8,6 +8,7 @@ import { exportTrtllm, type ExportTrtllmOptions } from '../../trtllm/export.js';
 import { commonExportArg, type CommonExportArgs, intArg, parseCheckpointArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { openInput } from '../open-input.js';
+import { QUANTIZE_HELP, quantizeArg, quantizeOptions, type QuantizeArgs } from '../../quantize/cli.js';
 import { withProgress } from '../with-progress.js';
 
 const HELP = `Usage: mcore-export trtllm CKPT --out DIR [options]
@@ -43,6 +44,9 @@ Options:
   --sha256                      list each written file's sha256 (summary and --json)
   --force                       replace a previous TensorRT-LLM export in --out (refused, naming them, when --out
                                 holds anything else: --force never deletes files an export did not write)
+${QUANTIZE_HELP}
+                         (trtllm: fp8-per-channel → FP8_PER_CHANNEL_PER_TOKEN, fp8 weights + per_channel_scale;
+                          int8/int4-weight-only → W8A16/W4A16, weights kept, trtllm-build quantizes them)
 
 Ctrl-C, SIGTERM and SIGHUP cancel cleanly (exit 130, 143, 129): a previous export in --out stays as it was.`;
 
@@ -62,6 +66,7 @@ export function parseTrtllmArgs(argv: string[]): Args {
   let rank: number | 'auto' | undefined;
   let worldSize: number | undefined;
   const c: CommonExportArgs = {};
+  const q: QuantizeArgs = { exclude: [] };
   const ckpt = parseCheckpointArgs(argv, (a, value) => {
     switch (a) {
       case '--out':
@@ -103,10 +108,12 @@ export function parseTrtllmArgs(argv: string[]): Args {
         worldSize = intArg(a, value(), 1);
         return true;
       default:
-        return commonExportArg(a, value, c);
+        return quantizeArg(a, value, q) || commonExportArg(a, value, c);
     }
   });
   if (outDir === undefined) fail('E_USAGE', 'missing --out DIR');
+  const quantize = quantizeOptions(q);
+  if (quantize) o.quantize = quantize;
   if (o.embeddingShardingDim !== undefined && !o.useParallelEmbedding) fail('E_USAGE', '--embedding-sharding-dim needs --parallel-embedding');
   const { json, modelType, configFile, ...common } = c;
   return { ckpt, opts: { ...common, ...o, outDir }, json: json ?? false, modelType, configFile, rank, worldSize };

@@ -28,6 +28,8 @@
 #include "../window.h"
 #include "kernels.cuh"
 #include "probe.h"
+#include "quant_device.h"
+#include "../quant.h"
 #include "../write_all.h"
 
 namespace mcore {
@@ -53,6 +55,9 @@ using cuda::TileArgs;
 constexpr uint64_t kWindowBytes = 8ull << 20;  // output bytes per unit at most (pinned buffers are costly to allocate)
 constexpr uint64_t kMinWindowBytes = 1ull << 20;
 constexpr uint64_t kAlign = 16;
+// quantized tensors: each worker's source staging and f32 scratch (more when one block row needs it)
+constexpr uint64_t kQuantStageBytes = 16ull << 20;
+constexpr uint64_t kQuantScratchBytes = 32ull << 20;
 
 enum class Launch { Rows, Tile, Generic };
 
@@ -79,6 +84,7 @@ struct Unit {
   bool hostGather = false;
   std::vector<Range> ranges;
   std::vector<Kernel> kernels;  // built once the unit is final
+  std::vector<cuda::QuantSeg> quantSegs;  // stretches of quantized tensors (quant_device.h)
 };
 
 
@@ -149,7 +155,10 @@ class Planner {
       const Tensor& t = plan_.tensors[ti];
       if (t.byteStart + t.byteLength <= end) continue;
       uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
-      uint64_t aligned = t.byteStart + (end - std::min(end, t.byteStart)) / size * size;
+      // a quantized tensor is cut between block rows where the window holds at least one
+      uint64_t granule = t.quant >= 0 && plan_.quants[t.quant].granule % size == 0 ? plan_.quants[t.quant].granule : size;
+      uint64_t aligned = t.byteStart + (end - std::min(end, t.byteStart)) / granule * granule;
+      if (aligned <= at) aligned = t.byteStart + (end - std::min(end, t.byteStart)) / size * size;
       if (t.byteStart > end) aligned = end;
       return aligned > at ? aligned : end;
     }
@@ -168,6 +177,10 @@ class Planner {
       uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
       uint64_t b = std::max(begin, t.byteStart), e = std::min(end, t.byteStart + t.byteLength);
       int64_t e0 = static_cast<int64_t>((b - t.byteStart) / size), e1 = static_cast<int64_t>((e - t.byteStart) / size);
+      if (t.quant >= 0) {
+        u.quantSegs.push_back({t.quant, b - t.byteStart, e - t.byteStart, u.pad + (b - begin)});
+        continue;
+      }
       int64_t covered = 0;
       for (int pi : t.pieces) {
         const Piece& pc = plan_.pieces[pi];
@@ -320,6 +333,7 @@ struct Slot {
   uint8_t* hostOut = nullptr;
   uint8_t* devStage = nullptr;
   uint8_t* devOut = nullptr;
+  std::unique_ptr<cuda::QuantBuffers> quant;  // only for plans with quantized tensors
 
   void open(int g, uint64_t stageBytes, uint64_t outBytes) {
     gpu = g;
@@ -417,6 +431,7 @@ class Runner {
       auto t = Clock::now();
       std::unique_ptr<Slot> slot(new Slot);
       slot->open(gpu, stageBytes_, outBytes_);
+      if (!plan_.quants.empty()) slot->quant = std::make_unique<cuda::QuantBuffers>(gpu, kQuantStageBytes, std::max(kQuantScratchBytes, cuda::quantScratchBytes(plan_)));
       tick(0, t);
       for (;;) {
         if (stopped()) return;
@@ -455,6 +470,7 @@ class Runner {
     const uint64_t bytes = u.end - u.begin;
     if (u.hostGather) {
       hostGather(u, s.hostOut);
+      for (const cuda::QuantSeg& q : u.quantSegs) quantizeRange(plan_, plan_.quants[q.quant], q.b0, q.b1, s.hostOut + (q.outOff - u.pad), nullptr);
       pwriteAll(fds_[u.output], s.hostOut, bytes, u.begin, out.path);
       return;
     }
@@ -471,6 +487,7 @@ class Runner {
     CK(cudaMemcpyAsync(s.devStage, s.hostStage, u.stageBytes, cudaMemcpyHostToDevice, s.stream), g);
     for (const Kernel& k : u.kernels) launch(k, s);
     CK(cudaGetLastError(), g);
+    for (const cuda::QuantSeg& q : u.quantSegs) cuda::runQuantSegment(plan_, q, *s.quant, s.devOut, s.stream);
     CK(cudaMemcpyAsync(s.hostOut, s.devOut + u.pad, bytes, cudaMemcpyDeviceToHost, s.stream), g);
     CK(cudaStreamSynchronize(s.stream), g);
     t = tick(2, t);
