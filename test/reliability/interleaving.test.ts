@@ -5,7 +5,7 @@
 // Afterwards the directory is exactly one of: the complete previous export, the complete new export, or (first
 // export) absent / empty of our files — and foreign files are always intact, byte for byte.
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,14 +109,15 @@ async function perform(s: Schedule, out: string): Promise<string> {
       clearTimeout(timer);
     }
   }
+  const signal: NodeJS.Signals = s.action;
   const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => p.kill(s.action), delay);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => p.on('close', (c, sig) => res([c, sig])));
+  const timer = setTimeout(() => p.kill(signal), delay);
+  const [code, killedBy] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => p.on('close', (c, sig) => res([c, sig])));
   clearTimeout(timer);
   if (code !== null && ![0, 2, 143].includes(code)) throw new Error(`schedule ${JSON.stringify(s)}: unexpected exit ${code}: ${stderr}`);
-  return signal ? `killed ${signal}` : `exit ${code}`;
+  return killedBy ? `killed ${killedBy}` : `exit ${code}`;
 }
 
 /** What the directory is now: one of the allowed states, or a description of what is wrong. */
