@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fail, isExportError } from '../errors.js';
-import { ioError, isStaleTemporary } from './out-dir.js';
+import { ioError, isOwnTemporary, isStaleTemporary } from './out-dir.js';
 
 /** Which files an export of one kind writes, so `force` can tell them from everything else. */
 export interface OutputKind {
@@ -91,14 +91,13 @@ function restoreInterruptedSwap(target: string): void {
 }
 
 /**
- * Read-only checks of the target (plus putting back a previous output an interrupted swap left aside): a file
- * is refused; a non-empty directory needs `force`, and then may hold only files of `kind` and our stale
- * temporaries. Throws E_USAGE naming the entries; writes nothing.
+ * Read-only checks of the target: a file is refused; a non-empty directory needs `force`, and then may hold
+ * only files of `kind` and our stale temporaries. Throws E_USAGE naming the entries; writes nothing (so a dry
+ * run can call it).
  */
 export function checkOutput(targetPath: string, kind: OutputKind, force: boolean): OutputCheck {
   const target = resolve(targetPath);
   const flag = kind.forceFlag ?? '--force';
-  restoreInterruptedSwap(target);
   const st = statOrNull(target);
   if (st === null) return { target, exists: false, previous: [] };
   if (!st.isDirectory()) fail('E_USAGE', 'the output path exists and is not a directory', { file: target });
@@ -108,7 +107,7 @@ export function checkOutput(targetPath: string, kind: OutputKind, force: boolean
   } catch (e) {
     throw ioError(e, target, 'cannot read the output directory');
   }
-  const entries = names.filter((n) => !isStaleTemporary(n));
+  const entries = names.filter((n) => !isStaleTemporary(n) && !isOwnTemporary(n));
   const foreign = entries.filter((n) => !kind.owns(n) || !statSync(join(target, n)).isFile()).sort();
   const previous = entries.filter((n) => !foreign.includes(n)).sort();
   if (entries.length > 0 && !force) {
@@ -179,6 +178,7 @@ function removeStaleStaging(parent: string, target: string): void {
  * it is the first thing that writes. Write into `.dir`, then `commit()`; on any failure `discard()`.
  */
 export function beginOutput(targetPath: string, kind: OutputKind, force: boolean): AtomicOutput {
+  restoreInterruptedSwap(resolve(targetPath)); // first: the checks must see the previous output where it was
   const checked = checkOutput(targetPath, kind, force);
   const { target } = checked;
   const parent = dirname(target);

@@ -3,7 +3,7 @@
 // interrupted swap set aside is put back; no directory is created when a check fails and none is left behind by
 // a failure; path errors never hang and carry the real errno once; --dry-run writes nothing in any command;
 // overrides that contradict the checkpoint are refused.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -249,5 +249,35 @@ describe('atomic output (library)', () => {
     o.commit();
     expect(readdirSync(out)).toEqual(['config.json']);
     expect(statSync(out).mode & 0o777).toBe(0o750);
+  });
+
+  it('a mount point as the target: staged inside it, files moved in; a previous export replaced, nothing else touched', (ctx) => {
+    const out = fresh('mount');
+    mkdirSync(out);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', out], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      console.warn(`mount-point test skipped: mount -t tmpfs failed: ${m.stderr || m.error?.message}`);
+      rmSync(out, { recursive: true, force: true });
+      return ctx.skip();
+    }
+    try {
+      const a = beginOutput(out, TRTLLM_OUTPUT, false);
+      expect(a.dir.startsWith(`${out}/.mcore-export.tmp-`)).toBe(true); // the same file system as the target
+      writeFileSync(join(a.dir, 'config.json'), '{"v":1}');
+      writeFileSync(join(a.dir, 'rank1.safetensors'), 'one');
+      a.commit();
+      expect(readdirSync(out).sort()).toEqual(['config.json', 'rank1.safetensors']);
+      const b = beginOutput(out, TRTLLM_OUTPUT, true);
+      writeFileSync(join(b.dir, 'config.json'), '{"v":2}');
+      writeFileSync(join(b.dir, 'rank0.safetensors'), 'zero');
+      b.commit();
+      expect(readdirSync(out).sort()).toEqual(['config.json', 'rank0.safetensors']); // rank1 of the previous export gone
+      expect(readFileSync(join(out, 'config.json'), 'utf8')).toBe('{"v":2}');
+      const c = beginOutput(out, TRTLLM_OUTPUT, true);
+      c.discard();
+      expect(readdirSync(out).sort()).toEqual(['config.json', 'rank0.safetensors']);
+    } finally {
+      spawnSync('umount', ['-l', out]);
+    }
   });
 });
