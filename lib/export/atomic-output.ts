@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fail, isExportError } from '../errors.js';
-import { ioError, isStaleTemporary } from './out-dir.js';
+import { ioError, isOwnTemporary, isStaleTemporary } from './out-dir.js';
 
 /** Which files an export of one kind writes, so `force` can tell them from everything else. */
 export interface OutputKind {
@@ -90,15 +90,23 @@ function restoreInterruptedSwap(target: string): void {
   for (const o of old) rmSync(o, { recursive: true, force: true });
 }
 
+/** The name a temporary `.<name>.tmp-<pid>-<random>` stands for; undefined for anything else. */
+const temporaryOf = (entry: string): string | undefined => /^\.(.+)\.tmp-\d+-[0-9a-z]+$/.exec(entry)?.[1];
+
+/** `.<name>.tmp-<dead pid>-…` for a name `kind` writes, or a staging directory inside a mount-point target. */
+function isOurStaleTemporary(entry: string, kind: OutputKind): boolean {
+  const name = temporaryOf(entry);
+  return name !== undefined && (kind.owns(name) || name === 'mcore-export') && isStaleTemporary(entry);
+}
+
 /**
- * Read-only checks of the target (plus putting back a previous output an interrupted swap left aside): a file
- * is refused; a non-empty directory needs `force`, and then may hold only files of `kind` and our stale
- * temporaries. Throws E_USAGE naming the entries; writes nothing.
+ * Read-only checks of the target: a file is refused; a non-empty directory needs `force`, and then may hold
+ * only files of `kind` and our stale temporaries. Throws E_USAGE naming the entries; writes nothing (so a dry
+ * run can call it).
  */
 export function checkOutput(targetPath: string, kind: OutputKind, force: boolean): OutputCheck {
   const target = resolve(targetPath);
   const flag = kind.forceFlag ?? '--force';
-  restoreInterruptedSwap(target);
   const st = statOrNull(target);
   if (st === null) return { target, exists: false, previous: [] };
   if (!st.isDirectory()) fail('E_USAGE', 'the output path exists and is not a directory', { file: target });
@@ -108,7 +116,7 @@ export function checkOutput(targetPath: string, kind: OutputKind, force: boolean
   } catch (e) {
     throw ioError(e, target, 'cannot read the output directory');
   }
-  const entries = names.filter((n) => !isStaleTemporary(n));
+  const entries = names.filter((n) => !isOurStaleTemporary(n, kind) && !isOwnTemporary(n));
   const foreign = entries.filter((n) => !kind.owns(n) || !statSync(join(target, n)).isFile()).sort();
   const previous = entries.filter((n) => !foreign.includes(n)).sort();
   if (entries.length > 0 && !force) {
@@ -179,6 +187,7 @@ function removeStaleStaging(parent: string, target: string): void {
  * it is the first thing that writes. Write into `.dir`, then `commit()`; on any failure `discard()`.
  */
 export function beginOutput(targetPath: string, kind: OutputKind, force: boolean): AtomicOutput {
+  restoreInterruptedSwap(resolve(targetPath)); // first: the checks must see the previous output where it was
   const checked = checkOutput(targetPath, kind, force);
   const { target } = checked;
   const parent = dirname(target);
@@ -190,7 +199,7 @@ export function beginOutput(targetPath: string, kind: OutputKind, force: boolean
   const dir = inside ? join(target, `.mcore-export.tmp-${tag}`) : join(parent, `${stagingPrefix(target)}${tag}`);
   try {
     removeStaleStaging(inside ? target : parent, inside ? '.mcore-export' : target);
-    if (checked.exists) for (const n of readdirSync(target)) if (isStaleTemporary(n)) rmSync(join(target, n), { recursive: true, force: true });
+    if (checked.exists) for (const n of readdirSync(target)) if (isOurStaleTemporary(n, kind)) rmSync(join(target, n), { recursive: true, force: true });
     mkdirSync(dir);
     if (targetStat) chmodSync(dir, targetStat.mode & 0o7777);
   } catch (e) {
@@ -206,9 +215,9 @@ export function beginOutput(targetPath: string, kind: OutputKind, force: boolean
   };
   const commit = () => {
     if (done) fail('E_USAGE', 'this output was already committed or discarded', { file: target });
-    // the target may have changed while we wrote: check again, with the same rules
-    const now = checkOutput(target, kind, force);
     try {
+      // the target may have changed while we wrote: check again, with the same rules
+      const now = checkOutput(target, kind, force);
       if (inside) moveFilesInto(dir, target, now.previous);
       else swapInto(dir, target, now.exists, tag);
     } catch (e) {
@@ -268,15 +277,16 @@ export function beginSharedOutput(targetPath: string, kind: OutputKind, mine: (n
   const target = resolve(targetPath);
   const st = statOrNull(target);
   if (st !== null && !st.isDirectory()) fail('E_USAGE', 'the output path exists and is not a directory', { file: target });
-  const names = st === null ? [] : readdirSync(target).filter((n) => !isStaleTemporary(n));
-  const foreign = names.filter((n) => !kind.owns(n) && !/^\..+\.tmp-\d+-[0-9a-z]+$/.test(n)).sort();
+  // other shares' files and their temporaries (finished, being written, or left by a killed share) belong here
+  const names = st === null ? [] : readdirSync(target);
+  const foreign = names.filter((n) => !kind.owns(n) && !kind.owns(temporaryOf(n) ?? '')).sort();
   if (foreign.length > 0) {
     fail('E_USAGE', `the shared output directory holds ${foreign.length} entr${foreign.length === 1 ? 'y' : 'ies'} that no ${kind.what} export writes (${list(foreign)}); ` +
       'nothing was touched: move them or choose another directory', { file: target });
   }
   const created = makeDirs(target);
   for (const n of st === null ? [] : readdirSync(target)) {
-    if (isStaleTemporary(n) && mine(n.replace(/^\.(.+)\.tmp-\d+-[0-9a-z]+$/, '$1'))) rmSync(join(target, n), { force: true });
+    if (mine(temporaryOf(n) ?? '') && isStaleTemporary(n)) rmSync(join(target, n), { force: true });
   }
   let done = false;
   const discard = () => {

@@ -21,6 +21,12 @@ export function isStaleTemporary(name: string): boolean {
   }
 }
 
+/** A temporary of this very process (an output staged inside its target, see atomic-output.ts). */
+export function isOwnTemporary(name: string): boolean {
+  const m = TEMPORARY.exec(name);
+  return m !== null && Number(m[1]) === process.pid;
+}
+
 /** Writes `text` to `path` atomically: a temporary file in the same directory, fsync'd, then renamed over it. */
 export function writeFileAtomic(path: string, text: string | Uint8Array): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);

@@ -1,14 +1,17 @@
 // SIGINT, SIGTERM and SIGHUP sent to a real `mcore-export` process in the middle of writing a generated 1.07 GB
-// checkpoint all cancel the same way: exit 130 / 143 / 129, `E_ABORTED` on stderr, no temporaries or staging
+// checkpoint (or of an engine build) all cancel the same way: exit 130 / 143 / 129, `E_ABORTED` on stderr, no temporaries or staging
 // directory left, and the output directory exactly as it was before (absent, or the previous export).
 import { type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeGigabyteCheckpoint, stagingDirs } from './support/big-checkpoint.js';
-import { cli, cliProcess } from '../support/cli.js';
+import { cli, cliProcess, ROOT } from '../support/cli.js';
 import { listTree, sha256File } from '../support/files.js';
+import { FIXTURES } from '../support/fixtures.js';
+
+const STAND_IN = join(ROOT, 'test', 'support', 'fake-trtllm-build', 'trtllm-build');
 
 const work = mkdtempSync(join(tmpdir(), 'mcore-signals-'));
 let ckpt = '';
@@ -85,4 +88,25 @@ describe('cancel signals on a 1 GB export', () => {
     expect(hashes(out)).toEqual(before);
     expect(stagingDirs(out)).toEqual([]);
   }, 180_000);
+
+  it('build: SIGHUP while trtllm-build runs → exit 129, the previous engine kept, trtllm-build stopped', async () => {
+    const engine = join(work, 'engine');
+    mkdirSync(engine);
+    writeFileSync(join(engine, 'config.json'), '{"previous": true}');
+    writeFileSync(join(engine, 'rank0.engine'), 'previous engine');
+    const before = hashes(engine);
+    const record = join(work, 'build-record.json');
+    const p = cliProcess(['build', join(FIXTURES, 'reference/gpt2/tp1_pp1_bfloat16'), '--out', engine, '--overwrite', '--trtllm-build', STAND_IN],
+      { env: { ...process.env, FAKE_TRTLLM_MODE: 'hang', FAKE_TRTLLM_RECORD: record } });
+    const done = exited(p);
+    while (!existsSync(record)) await new Promise((r) => setTimeout(r, 10)); // trtllm-build has started
+    p.kill('SIGHUP');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(129);
+    expect(r.stderr).toMatch(/^mcore-export build: E_ABORTED: engine build cancelled/m);
+    expect(hashes(engine)).toEqual(before);
+    expect(stagingDirs(engine)).toEqual([]);
+    const pid = (JSON.parse(readFileSync(record, 'utf8')) as { pid: number }).pid;
+    expect(() => process.kill(pid, 0), 'trtllm-build still running').toThrow();
+  }, 60_000);
 });

@@ -65,7 +65,8 @@ defaults instead (max batch 4, max input/output 1024, paged KV cache with 128-to
 
   --out DIR                 engine directory (required)
   --trtllm-build PATH       the trtllm-build executable (else $MCORE_EXPORT_TRTLLM_BUILD, else PATH)
-  --overwrite               replace a non-empty engine directory
+  --overwrite               replace a previous engine in ENGINE_DIR (config.json, rank*.engine, model.cache);
+                            a directory holding anything else is refused, naming the entries
   --megatron-defaults       start from Megatron's defaults
   --quiet                   do not echo trtllm-build's log (stderr)
   --json                    print the result as JSON on stdout

@@ -24,7 +24,7 @@ run the shares with \`mcore-export trtllm\`, then \`mcore-export build DIR\` onc
 
   --engine DIR              engine directory (required)
   --trtllm-build PATH       the trtllm-build executable (else $MCORE_EXPORT_TRTLLM_BUILD, else PATH)
-  --overwrite               replace a non-empty engine directory
+  --overwrite               replace a previous engine in ENGINE_DIR (never anything else)
   --megatron-defaults       engine options start from Megatron's build_and_save_engine defaults
   --quiet                   do not echo trtllm-build's log
   (and every option of \`mcore-export trtllm --help\`: --tp, --pp, --dtype, --model-type, --force, --json, ...)

@@ -34,12 +34,16 @@ Options:
   --threads N            executor threads (default: all cores)
   --device D             cpu (default) | cuda | cuda:0,1 (gathers and casts on these GPUs)
   --max-buffer SIZE      CPU executor buffer budget, e.g. 256MiB (default 1GiB): bounds peak memory
-  --dry-run              plan and validate only; print what would be written
+  --dry-run              plan and validate only; print what would be written, write nothing
   --json                 machine-readable result on stdout (nothing else there)
   --sha256               list each written file's sha256 (summary and --json)
-  --force                replace an existing directory at --out
+  --force                replace a previous Hugging Face export at --out (refused, naming them, when --out holds
+                         anything else: --force never deletes files an export did not write)
 ${QUANTIZE_HELP}
-                         (hf: int8/int4 → compressed-tensors pack-quantized, fp8-block → quant_method fp8 128×128)`;
+                         (hf: int8/int4 → compressed-tensors pack-quantized, fp8-block → quant_method fp8 128×128)
+
+The directory appears only when complete; until then a previous export there stays as it was. Ctrl-C, SIGTERM
+and SIGHUP cancel cleanly (exit 130, 143, 129).`;
 
 interface HfArgs {
   ckpt: string;

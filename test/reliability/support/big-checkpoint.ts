@@ -1,59 +1,33 @@
-// A generated Megatron checkpoint big enough (~150 MB) that an export spends a noticeable time writing,
-// so kills and aborts land in the middle of it. Made once per test file with the project's own generator.
+// Generated Megatron checkpoints for the reliability tests: ~150 MB (an export spends a noticeable time writing,
+// so kills and aborts land in the middle of it), ~1 GB (signals) and ~19 MB (many randomized runs). Made once
+// per test file with the project's own generator.
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { generateCheckpoint } from '../../../bench/generate/generate.js';
 import { presetSpec } from '../../../bench/generate/model.js';
 
-export function makeBigCheckpoint(dir: string): string {
-  const root = join(dir, 'big-ckpt');
-  generateCheckpoint({
-    root,
-    spec: presetSpec('llama', { numLayers: 4, hiddenSize: 1024, ffnHiddenSize: 2816, numAttentionHeads: 16, numQueryGroups: 4, kvChannels: 64, vocabSize: 16000, dtype: 'bfloat16' }),
-    tp: 2,
-    pp: 1,
-    format: 'torch_dist',
-    iteration: 10,
-    seed: 1,
-    digests: false,
-  });
+type LlamaShape = Parameters<typeof presetSpec>[1];
+
+/** A generated llama checkpoint (bf16, torch_dist) named `name` under `dir`, from the project's own generator. */
+function generated(dir: string, name: string, shape: LlamaShape, tp: number, seed: number): string {
+  const root = join(dir, name);
+  generateCheckpoint({ root, spec: presetSpec('llama', { ...shape, dtype: 'bfloat16' }), tp, pp: 1, format: 'torch_dist', iteration: 10, seed, digests: false });
   return root;
 }
+
+export const makeBigCheckpoint = (dir: string): string =>
+  generated(dir, 'big-ckpt', { numLayers: 4, hiddenSize: 1024, ffnHiddenSize: 2816, numAttentionHeads: 16, numQueryGroups: 4, kvChannels: 64, vocabSize: 16000 }, 2, 1);
 
 /**
- * A generated llama checkpoint of about 1.07 GB (9 layers, hidden 2048, bf16, torch_dist): big enough that an
- * export is still writing when a signal arrives. Generated once per test file that needs it (~10 s).
+ * About 1.07 GB (9 layers, hidden 2048): big enough that an export is still writing when a signal arrives.
+ * Generated once per test file that needs it (~10 s).
  */
-export function makeGigabyteCheckpoint(dir: string): string {
-  const root = join(dir, 'gigabyte-ckpt');
-  generateCheckpoint({
-    root,
-    spec: presetSpec('llama', { numLayers: 9, hiddenSize: 2048, ffnHiddenSize: 5632, numAttentionHeads: 16, numQueryGroups: 4, kvChannels: 128, vocabSize: 32000, dtype: 'bfloat16' }),
-    tp: 1,
-    pp: 1,
-    format: 'torch_dist',
-    iteration: 10,
-    seed: 2,
-    digests: false,
-  });
-  return root;
-}
+export const makeGigabyteCheckpoint = (dir: string): string =>
+  generated(dir, 'gigabyte-ckpt', { numLayers: 9, hiddenSize: 2048, ffnHiddenSize: 5632, numAttentionHeads: 16, numQueryGroups: 4, kvChannels: 128, vocabSize: 32000 }, 1, 2);
 
-/** A small llama checkpoint (~6 MB): exports take a fraction of a second, for many randomized runs. */
-export function makeSmallCheckpoint(dir: string): string {
-  const root = join(dir, 'small-ckpt');
-  generateCheckpoint({
-    root,
-    spec: presetSpec('llama', { numLayers: 2, hiddenSize: 256, ffnHiddenSize: 704, numAttentionHeads: 8, numQueryGroups: 2, kvChannels: 32, vocabSize: 4000, dtype: 'bfloat16' }),
-    tp: 1,
-    pp: 1,
-    format: 'torch_dist',
-    iteration: 10,
-    seed: 3,
-    digests: false,
-  });
-  return root;
-}
+/** About 19 MB: exports take a fraction of a second, for many randomized runs. */
+export const makeSmallCheckpoint = (dir: string): string =>
+  generated(dir, 'small-ckpt', { numLayers: 2, hiddenSize: 512, ffnHiddenSize: 1408, numAttentionHeads: 8, numQueryGroups: 2, kvChannels: 64, vocabSize: 4000 }, 1, 3);
 
 /** The staging directories of exports to `target` (`.<name>.tmp-<pid>-<random>` beside it). */
 export function stagingDirs(target: string): string[] {
