@@ -30,6 +30,7 @@ if [ "$PHASE" != bench ]; then
 fi
 [ "$PHASE" = checks ] && exit 0
 
+GEN=$(ls dist-bench/tools/generate/cli.js dist-bench/bench/generate/cli.js 2>/dev/null | head -1)
 W=/tmp/qbench
 rm -rf "$W" && mkdir -p "$W"
 CK=$W/ckpt
@@ -40,7 +41,7 @@ if [ -n "${DRY:-}" ]; then
 else
   SHAPE=(--layers "$LAYERS" --hidden 4096 --ffn 14336 --heads 32 --groups 8 --vocab 128256)
 fi
-node dist-bench/bench/generate/cli.js --out "$CK" --family llama --format torch "${SHAPE[@]}" --tp 1 --pp 1 --dtype bf16 --no-digests > "$OUT/gen.json" || exit 1
+node "$GEN" --out "$CK" --family llama --format torch "${SHAPE[@]}" --tp 1 --pp 1 --dtype bf16 --no-digests > "$OUT/gen.json" || exit 1
 sync
 SRC_BYTES=$(du -sb "$CK" | cut -f1)
 t0=$(now); cat $(find "$CK" -type f) > /dev/null; READ_S=$(el $t0 $(now))
@@ -59,7 +60,8 @@ PY
 }
 
 RUNS=()
-for spec in hf:int8-weight-only hf:int4-weight-only hf:fp8-block trtllm:fp8-per-channel; do
+# SPECS: command:scheme pairs; scheme "none" = a plain (unquantized) export, the I/O-bound copy case
+for spec in ${SPECS:-trtllm:none hf:int8-weight-only hf:int4-weight-only hf:fp8-block trtllm:fp8-per-channel}; do
   cmd=${spec%%:*}
   scheme=${spec#*:}
   for dev in $DEVICES; do
@@ -67,7 +69,9 @@ for spec in hf:int8-weight-only hf:int4-weight-only hf:fp8-block trtllm:fp8-per-
     extra=(--device "$dev")
     [ "$dev" = cpu ] && extra+=(--threads 16)
     [ "$cmd" = hf ] && extra+=(--dtype bfloat16)
-    m=$(measure "$OUT/run-$cmd-$scheme-$dev.json" timeout 500 node bin/mcore-export.js "$cmd" "$CK" --out "$dst" --quantize "$scheme" --json "${extra[@]}")
+    [ "$scheme" != none ] && extra+=(--quantize "$scheme")
+    [ "$cmd" = trtllm ] && [ "$scheme" = none ] && extra+=(--dtype bfloat16)
+    m=$(measure "$OUT/run-$cmd-$scheme-$dev.json" timeout 500 node bin/mcore-export.js "$cmd" "$CK" --out "$dst" --json "${extra[@]}")
     out_bytes=$(du -sb "$dst" 2>/dev/null | cut -f1)
     same=null
     if [ "$dev" != cpu ] && [ -d "$W/out-$cmd-$scheme-cpu" ]; then
