@@ -19,6 +19,7 @@ export function exitCodeForSignal(): number | null {
 /** Runs `run` with an AbortSignal that the cancel signals trigger (handlers removed afterwards). */
 export async function withCancelSignals<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
+  received = null;
   const onSignal = (sig: CancelSignal): void => {
     received ??= sig;
     controller.abort();
