@@ -84,7 +84,9 @@ MCORE_HD float quantRne(float v) {
 /** Offset-binary code of one element: q + 128 (int8), q + 8 (int4, 4 bits), or the e4m3fn byte. */
 template <QuantKind K>
 MCORE_HD uint8_t quantCodeOf(float w, float s) {
-  float v = quantDiv(w, s);
+  // NaN quotients as x86 makes them on both CPU and GPU (cast_core.h nanResult): fp8 keeps the NaN's sign, and a
+  // GPU's division would return the canonical 0x7FFFFFFF for a negative NaN weight or for ∞/∞ (an ∞ amax)
+  float v = nanResult(w, s, quantDiv(w, s));
   if constexpr (K == QuantKind::Fp8E4M3) {
     return floatToF8e4m3fn(v);
   } else {
