@@ -206,9 +206,9 @@ export function beginOutput(targetPath: string, kind: OutputKind, force: boolean
   };
   const commit = () => {
     if (done) fail('E_USAGE', 'this output was already committed or discarded', { file: target });
-    // the target may have changed while we wrote: check again, with the same rules
-    const now = checkOutput(target, kind, force);
     try {
+      // the target may have changed while we wrote: check again, with the same rules
+      const now = checkOutput(target, kind, force);
       if (inside) moveFilesInto(dir, target, now.previous);
       else swapInto(dir, target, now.exists, tag);
     } catch (e) {

@@ -14,6 +14,7 @@ struct DeviceOptions {
   std::vector<int> gpus;                 // CUDA device ordinals; units of every output are shared among them
   uint64_t memoryBytes = 2ull << 30;     // device memory each GPU may use for staging (and as much pinned host memory)
   unsigned streamsPerGpu = 6;            // worker threads per GPU, each with its own stream and buffers
+  uint64_t hostBufferBytes = 1ull << 30; // pinned host buffers of all GPUs together (the executor's maxBufferBytes)
 };
 
 struct DeviceHooks {

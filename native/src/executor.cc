@@ -410,6 +410,7 @@ Napi::Value Execute(const Napi::CallbackInfo& info) {
   Plan plan = decodePlan(env, info[0].As<Napi::Object>(), keepAlive);
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   auto* job = new Job(env, std::move(plan), std::move(keepAlive), threads, maxBufferBytes, cancelled);
+  devices.hostBufferBytes = maxBufferBytes;  // --max-buffer bounds the GPU path's pinned host buffers too
   if (!devices.gpus.empty()) job->setDevices(std::move(devices));
   Napi::Value onProgress = opts.Get("onProgress");
   if (onProgress.IsFunction()) {

@@ -351,16 +351,26 @@ class Runner {
       : plan_(plan), fds_(fds), opts_(opts), hooks_(hooks) {}
 
   void run() {
-    // buffer sizes: a window of output and four times as much staging per worker, within the memory budget
+    // buffer sizes: a window of output and twice as much staging per worker, within the memory budget: the
+    // device memory per GPU, and the host budget (maxBufferBytes, shared by the GPUs) for the pinned copies and
+    // the source pages a unit maps while it is read
+    const uint64_t hostPerGpu = std::max<uint64_t>(1, opts_.hostBufferBytes / opts_.gpus.size());
+    const uint64_t budget = std::min(opts_.memoryBytes, hostPerGpu);
     uint64_t perSlot = kWindowBytes + 2 * kWindowBytes;
     outBytes_ = kWindowBytes + kAlign;
     stageBytes_ = 2 * kWindowBytes;
-    unsigned slots = static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(opts_.streamsPerGpu, opts_.memoryBytes / perSlot)));
-    if (opts_.memoryBytes < perSlot) {  // a small budget: one worker with smaller buffers
-      outBytes_ = std::max<uint64_t>(kMinWindowBytes, opts_.memoryBytes / 3) + kAlign;
-      stageBytes_ = std::max<uint64_t>(kMinWindowBytes, 2 * (opts_.memoryBytes / 3));
+    unsigned slots = static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(opts_.streamsPerGpu, budget / perSlot)));
+    if (budget < perSlot) {  // a small budget: one worker with smaller buffers
+      outBytes_ = std::max<uint64_t>(kMinWindowBytes, budget / 3) + kAlign;
+      stageBytes_ = std::max<uint64_t>(kMinWindowBytes, 2 * (budget / 3));
     }
     units_ = Planner(plan_, outBytes_ - kAlign, stageBytes_).units();
+    // consumed source pages are dropped from the mappings as units finish reading them (as the CPU executor
+    // does, window.h), so resident file pages stay near workers × stage size instead of the checkpoint's size
+    std::vector<int64_t> rangesPerPiece(plan_.pieces.size(), 0);
+    for (const Unit& u : units_)
+      for (const Range& r : u.ranges) rangesPerPiece[r.piece]++;
+    release_ = std::make_unique<SourceRelease>(plan_, rangesPerPiece);
     // buffers no larger than the largest unit needs, and no more workers than units: small plans (many small
     // files) must not pay for gigabytes of pinned memory
     uint64_t needOut = kAlign, needStage = kAlign;
@@ -454,6 +464,7 @@ class Runner {
     const uint64_t bytes = u.end - u.begin;
     if (u.hostGather) {
       hostGather(u, s.hostOut);
+      for (const Range& r : u.ranges) release_->consumed(r.piece, r.lo, r.hi);
       pwriteAll(fds_[u.output], s.hostOut, bytes, u.begin, out.path);
       return;
     }
@@ -465,6 +476,7 @@ class Runner {
       if (pc.source < 0) std::memset(s.hostStage + r.stageOff, 0, n);
       else std::memcpy(s.hostStage + r.stageOff, spanAddress(r), n);
     }
+    for (const Range& r : u.ranges) release_->consumed(r.piece, r.lo, r.hi);  // staged: the mapping is done with
     const int g = s.gpu;
     t = tick(1, t);
     CK(cudaMemcpyAsync(s.devStage, s.hostStage, u.stageBytes, cudaMemcpyHostToDevice, s.stream), g);
@@ -548,6 +560,7 @@ class Runner {
   uint64_t outBytes_ = 0, stageBytes_ = 0;
   const bool debug_ = std::getenv("MCORE_CUDA_DEBUG") != nullptr && std::getenv("MCORE_CUDA_DEBUG")[0] == '1';
   std::vector<Unit> units_;
+  std::unique_ptr<SourceRelease> release_;
   std::vector<size_t> firstUnit_;
   std::vector<std::unique_ptr<WriteBehind>> writeBehind_;
   std::unique_ptr<std::atomic<int64_t>[]> unitsLeft_;

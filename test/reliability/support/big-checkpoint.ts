@@ -39,12 +39,12 @@ export function makeGigabyteCheckpoint(dir: string): string {
   return root;
 }
 
-/** A small llama checkpoint (~6 MB): exports take a fraction of a second, for many randomized runs. */
+/** A small llama checkpoint (~19 MB): exports take a fraction of a second, for many randomized runs. */
 export function makeSmallCheckpoint(dir: string): string {
   const root = join(dir, 'small-ckpt');
   generateCheckpoint({
     root,
-    spec: presetSpec('llama', { numLayers: 2, hiddenSize: 256, ffnHiddenSize: 704, numAttentionHeads: 8, numQueryGroups: 2, kvChannels: 32, vocabSize: 4000, dtype: 'bfloat16' }),
+    spec: presetSpec('llama', { numLayers: 2, hiddenSize: 512, ffnHiddenSize: 1408, numAttentionHeads: 8, numQueryGroups: 2, kvChannels: 64, vocabSize: 4000, dtype: 'bfloat16' }),
     tp: 1,
     pp: 1,
     format: 'torch_dist',
