@@ -36,6 +36,10 @@ export const DEFAULT_CONVERSION_DICT: ConversionDict = {
   // QK-layernorm (--qk-layernorm), same name in both specs; only QWen takes it (arch/modern.ts picks the class)
   'decoder.layers.self_attention.q_layernorm.weight': 'attention_q_layernorm_weight',
   'decoder.layers.self_attention.k_layernorm.weight': 'attention_k_layernorm_weight',
+  // gated shared experts (--moe-shared-expert-gate); only QWen's qwen2_moe takes them
+  'decoder.layers.mlp.shared_experts.linear_fc1.weight': 'mlp_shared_expert_fc_weight',
+  'decoder.layers.mlp.shared_experts.linear_fc2.weight': 'mlp_shared_expert_proj_weight',
+  'decoder.layers.mlp.shared_experts.gate_weight': 'mlp_shared_expert_gate_weight',
 };
 
 /** The default dictionary with the user's entries merged over it (Megatron's `trtllm_conversion_dict`). */

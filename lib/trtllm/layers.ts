@@ -28,6 +28,10 @@ export const TRTLLMLayers = {
   // QK-layernorm (Attention(qk_layernorm=True), e.g. TensorRT-LLM's QWen for qwen3): not in Megatron's enum
   attention_q_layernorm_weight: 'transformer.layers.attention.q_layernorm.weight',
   attention_k_layernorm_weight: 'transformer.layers.attention.k_layernorm.weight',
+  // gated shared expert (SharedMoE(use_shared_gate=True), TensorRT-LLM's QWen for qwen2_moe)
+  mlp_shared_expert_fc_weight: 'transformer.layers.mlp.shared_expert.fc.weight',
+  mlp_shared_expert_proj_weight: 'transformer.layers.mlp.shared_expert.proj.weight',
+  mlp_shared_expert_gate_weight: 'transformer.layers.mlp.shared_expert_gate.weight',
 } as const;
 
 export type TRTLLMLayer = keyof typeof TRTLLMLayers;

@@ -222,6 +222,7 @@ export function convertWeights(sd: MegatronStateDict, dict: ConversionDict, s: R
         break;
       case 'attention_dense_weight':
       case 'mlp_projection_weight':
+      case 'mlp_shared_expert_proj_weight':
         emit(name, number, chunkExact(t, tp, 1, 'row-parallel input features', source), tp > 1);
         break;
       case 'mlp_fc_weight':
@@ -251,6 +252,17 @@ export function convertWeights(sd: MegatronStateDict, dict: ConversionDict, s: R
         } else emit(base, number, chunkExact(t, tp, 1, 'expert fc rows', source), tp > 1);
         break;
       }
+      case 'mlp_shared_expert_fc_weight': {
+        // Megatron [gate; up]; TensorRT-LLM's swiglu MLP fc per rank [up_r; gate_r] (QWen convert_hf_qwen)
+        const [act, lin] = chunkExact(t, 2, 0, 'shared expert linear_fc1 halves', source) as [Tensor, Tensor];
+        const a = chunkExact(act, tp, 0, 'shared expert fc rows', source);
+        const b = chunkExact(lin, tp, 0, 'shared expert fc rows', source);
+        emit(name, number, b.map((x, r) => T.cat([x, a[r]!], 0)), tp > 1);
+        break;
+      }
+      case 'mlp_shared_expert_gate_weight': // RowLinear(H, 1, tp_size=1): whole on every rank
+        emit(name, number, [t], false);
+        break;
       case 'mlp_projection_weight_mixture_of_experts':
         emit(name.replace('.expert', ''), number, chunkExact(t, tp, 2, 'expert proj input features', source), tp > 1);
         break;

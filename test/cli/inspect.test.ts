@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildPrivateCli } from '../../bench/inspect-big.js';
 import { DTYPES, type DType } from '../../lib/tensor/dtype.js';
-import { FIXTURES } from '../support/fixtures.js';
+import { FIXTURES, modernFixture } from '../support/fixtures.js';
 
 const FIX = FIXTURES;
 const manifest = JSON.parse(readFileSync(join(FIX, 'manifest.json'), 'utf8'));
@@ -100,3 +100,39 @@ describe('inspect arguments', () => {
     expect(r.stdout).toContain('Usage: mcore-export inspect CKPT');
   });
 });
+
+describe('inspect on the modern fixtures: architecture facts', () => {
+  const modern = JSON.parse(readFileSync(modernFixture('manifest.json'), 'utf8'));
+  const want: Record<string, { huggingFace: string; attention: RegExp; mlp: RegExp; layers: string }> = {
+    qwen2: { huggingFace: 'Qwen2ForCausalLM', attention: /^grouped-query, 6 heads, 2 KV group\(s\), head dim 8, QKV bias$/, mlp: /^dense, ffn 128/, layers: '2 dense' },
+    qwen3: { huggingFace: 'Qwen3ForCausalLM', attention: /^grouped-query, 4 heads, 2 KV group\(s\), head dim 32, QK-layernorm$/, mlp: /^dense, ffn 96/, layers: '3 dense' },
+    qwen3_moe: { huggingFace: 'Qwen3MoeForCausalLM', attention: /QK-layernorm/, mlp: /^MoE, 8 experts top-2, expert ffn 16, no shared experts, router softmax$/, layers: 'MoE 0-1' },
+    deepseek: { huggingFace: 'Glm4MoeForCausalLM', attention: /^grouped-query/, mlp: /shared experts 32, router sigmoid, expert bias \(selection only\), ×2\.5/, layers: 'dense 0; MoE 1-2' },
+    deepseek_mla: { huggingFace: 'DeepseekV3ForCausalLM', attention: /^multi-latent, 4 heads, q_lora_rank 32, kv_lora_rank 32, qk head 16 \+ rope 8, v head 16, YaRN ×40/, mlp: /shared experts 32, router sigmoid/, layers: 'dense 0; MoE 1-2' },
+  };
+  test.each(Object.keys(want))('%s', (model) => {
+    const r = cli('inspect', modernFixture('megatron', model, 'torch_dist', 'tp1pp1'), '--json');
+    expect(r.stderr).toBe('');
+    const a = JSON.parse(r.stdout).architecture;
+    const w = want[model]!;
+    expect(a.huggingFace).toBe(w.huggingFace);
+    expect(a.attention).toMatch(w.attention);
+    expect(a.mlp).toMatch(w.mlp);
+    // each layer dense or MoE as Megatron's own layer classes (manifest) say
+    const classes: string[] = modern.models[model].extra_facts.layer_mlp_classes;
+    if (classes.every((k) => k === 'MLP')) expect(a.layers).toBe(`${classes.length} dense`);
+    else expect(classes.every((k, i) => inRange(a.layers, k === 'MoELayer' ? 'MoE' : 'dense', i))).toBe(true);
+    const human = cli('inspect', modernFixture('megatron', model, 'torch', 'tp1pp1'));
+    expect(human.stdout).toContain(`hf export   ${w.huggingFace}`);
+  });
+});
+
+/** Whether layer i is inside the ranges listed after `kind` ('dense 0; MoE 1-2'). */
+function inRange(text: string, kind: string, i: number): boolean {
+  const part = text.split('; ').find((p) => p.startsWith(`${kind} `));
+  if (!part) return false;
+  return part.slice(kind.length + 1).split(', ').some((r) => {
+    const [a, b] = r.split('-').map(Number);
+    return i >= a! && i <= (b ?? a!);
+  });
+}

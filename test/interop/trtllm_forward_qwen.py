@@ -1,9 +1,10 @@
 """Reads a TensorRT-LLM QWenForCausalLM checkpoint the way TensorRT-LLM 1.x defines the architecture and runs it.
 
 Usage: python trtllm_forward_qwen.py CASES_JSON   where CASES_JSON is a list of
-  {"dir": TRT-LLM checkpoint dir, "logits": fixture logits .safetensors}
+  {"dir": TRT-LLM checkpoint dir, "logits": fixture logits .safetensors[, "ref_dir": another TRT-LLM checkpoint]}
 Prints one JSON line per case: rel_err = max|Δ| / max|ref| against Megatron's logits over the config's vocab_size
-columns, the parameter-set problems per rank, and negative controls (the same forward with one rule broken).
+columns (or, with ref_dir, against this same reading of ref_dir on the fixture's input), the parameter-set problems
+per rank, and negative controls (the same forward with one rule broken).
 
 What is emulated (NVIDIA/TensorRT-LLM, TRT backend, tensorrt_llm/):
 - models/qwen/model.py QWenDecoderLayer / QWenModel / QWenForCausalLM: which parameters each rank owns (the
@@ -16,6 +17,8 @@ What is emulated (NVIDIA/TensorRT-LLM, TRT backend, tensorrt_llm/):
   head dim with Attention's default eps 1e-5 (QWen passes none) before the rotary embedding; RoPE gpt-neox over the
   whole head (rotary_base); softmax scale 1/sqrt(head_size); each rank's query heads attend its own KV heads;
   dense is a RowLinear (partial sums over ranks).
+- layers/moe.py SharedMoE(use_shared_gate=True) for qwen2_moe: + sigmoid(shared_expert_gate(x)) * shared_expert(x),
+  the shared expert an MLP with swiglu over fc rows [linear; activated] per rank.
 - layers/mlp.py GatedMLP: proj(act(fc(x)) * gate(x)). layers/moe.py MOE: router RowLinear in float32; normalization
   mode 1 (RENORMALIZE) = softmax over the top-k logits, 0 (NONE) = top-k of the softmax over all experts; expert
   fc rows [linear; activated] (swiglu), each rank holds F/tp of every expert (moe_tp_size = tp), partial sums.
@@ -58,7 +61,7 @@ def expected_params(cfg, tp_rank, pp_rank):
     kvr = (nkv + tp - 1) // tp
     qwen3 = cfg["qwen_type"] in ("qwen3", "qwen3_moe")
     moe = cfg["moe"]["num_experts"] > 1
-    F = cfg["moe_intermediate_size"] if cfg["qwen_type"] == "qwen3_moe" else cfg["intermediate_size"]
+    F = cfg["moe_intermediate_size"] if cfg["qwen_type"] in ("qwen2_moe", "qwen3_moe") else cfg["intermediate_size"]
     out = {}
     if pp_rank == 0:
         if cfg["use_parallel_embedding"] and tp > 1:
@@ -82,6 +85,11 @@ def expected_params(cfg, tp_rank, pp_rank):
             out[p + "mlp.router.weight"] = ("F32", [E, H])
             out[p + "mlp.fc.weight"] = (dt, [E, 2 * F // tp, H])
             out[p + "mlp.proj.weight"] = (dt, [E, H, F // tp])
+            if cfg["qwen_type"] == "qwen2_moe":
+                S = cfg["moe_shared_expert_intermediate_size"]
+                out[p + "mlp.shared_expert.fc.weight"] = (dt, [2 * S // tp, H])
+                out[p + "mlp.shared_expert.proj.weight"] = (dt, [H, S // tp])
+                out[p + "mlp.shared_expert_gate.weight"] = (dt, [1, H])
         else:
             out[p + "mlp.fc.weight"] = (dt, [F // tp, H])
             out[p + "mlp.gate.weight"] = (dt, [F // tp, H])
@@ -182,40 +190,59 @@ def mlp(cfg, stage, p, x, control):
             y = (silu(lin) * gate if swap else silu(gate) * lin) @ proj[e].T
             weight = (w * (idx == e)).sum(-1, keepdim=True)
             out = out + weight * y
+    if cfg["qwen_type"] == "qwen2_moe" and control != "shared_expert_gate_dropped":
+        shared = 0
+        for r in stage:
+            fc = x @ r[p + "mlp.shared_expert.fc.weight"].T
+            lin, gate = fc.chunk(2, -1)
+            shared = shared + (silu(lin) * gate if swap else silu(gate) * lin) @ r[p + "mlp.shared_expert.proj.weight"].T
+        out = out + torch.sigmoid(x @ stage[0][p + "mlp.shared_expert_gate.weight"].T) * shared
     return out
+
+
+def read(d, problems):
+    """config and ranks[pp][tp] of a checkpoint, with the parameter-set problems appended."""
+    cfg = json.load(open(f"{d}/config.json"))
+    tp, pp = cfg["mapping"]["tp_size"], cfg["mapping"]["pp_size"]
+    ranks = []
+    for s in range(pp):
+        stage = []
+        for t in range(tp):
+            path = f"{d}/rank{s * tp + t}.safetensors"
+            want, have = expected_params(cfg, t, s), header(path)
+            for name, spec in want.items():
+                if name not in have:
+                    problems.append(f"rank{s * tp + t}: missing {name}")
+                elif have[name] != (spec[0], spec[1]):
+                    problems.append(f"rank{s * tp + t}: {name} is {have[name]}, QWen declares {spec}")
+            for name in have:
+                if name not in want:
+                    problems.append(f"rank{s * tp + t}: provided but not required {name}")
+            stage.append({k: v.float() for k, v in load_file(path).items()})
+        ranks.append(stage)
+    return cfg, ranks
 
 
 def main():
     torch.manual_seed(0)
     for case in json.load(open(sys.argv[1])):
-        d = case["dir"]
-        cfg = json.load(open(f"{d}/config.json"))
-        tp, pp = cfg["mapping"]["tp_size"], cfg["mapping"]["pp_size"]
         problems = []
-        ranks = []
-        for s in range(pp):
-            stage = []
-            for t in range(tp):
-                path = f"{d}/rank{s * tp + t}.safetensors"
-                want, have = expected_params(cfg, t, s), header(path)
-                for name, spec in want.items():
-                    if name not in have:
-                        problems.append(f"rank{s * tp + t}: missing {name}")
-                    elif have[name] != (spec[0], spec[1]):
-                        problems.append(f"rank{s * tp + t}: {name} is {have[name]}, QWen declares {spec}")
-                for name in have:
-                    if name not in want:
-                        problems.append(f"rank{s * tp + t}: provided but not required {name}")
-                stage.append({k: v.float() for k, v in load_file(path).items()})
-            ranks.append(stage)
+        cfg, ranks = read(case["dir"], problems)
         ref = load_file(case["logits"])
-        want = ref["logits"][..., : cfg["vocab_size"]]
-        result = {"dir": d, "architecture": cfg["architecture"], "qwen_type": cfg["qwen_type"], "problems": problems}
+        ids, pos = ref["input_ids"], ref["position_ids"]
+        result = {"dir": case["dir"], "architecture": cfg["architecture"], "qwen_type": cfg["qwen_type"], "problems": problems}
+        if "ref_dir" in case:
+            ref_cfg, ref_ranks = read(case["ref_dir"], problems)
         if not problems:
             with torch.no_grad():
-                err = lambda c: float((forward(cfg, ranks, ref["input_ids"], ref["position_ids"], c) - want).abs().max() / want.abs().max())
+                want = forward(ref_cfg, ref_ranks, ids, pos) if "ref_dir" in case else ref["logits"][..., : cfg["vocab_size"]]
+                err = lambda c: float((forward(cfg, ranks, ids, pos, c) - want).abs().max() / want.abs().max())
                 result["rel_err"] = err(None)
-                controls = ["gate_and_fc_swapped"] + (["qk_norm_dropped", "qk_norm_eps_of_megatron"] if cfg["qwen_type"] != "qwen2" else [])
+                controls = ["gate_and_fc_swapped"]
+                if cfg["qwen_type"] in ("qwen3", "qwen3_moe"):
+                    controls += ["qk_norm_dropped", "qk_norm_eps_of_megatron"]
+                if cfg["qwen_type"] == "qwen2_moe":
+                    controls += ["shared_expert_gate_dropped"]
                 result["controls"] = {c: err(c) for c in controls}
         print(json.dumps(result), flush=True)
 

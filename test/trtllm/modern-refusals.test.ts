@@ -10,11 +10,12 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { ExportError } from '../../lib/errors.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import type { Checkpoint, MoeConfig, TransformerConfig } from '../../lib/megatron/types.js';
+import { describeTrtllmTarget } from '../../lib/trtllm/arch/modern.js';
 import { exportTrtllm, helperOptionsFor } from '../../lib/trtllm/export.js';
 import { TRTLLMHelper } from '../../lib/trtllm/helper.js';
 import { parseTrtllmArgs } from '../../lib/cli/commands/trtllm.js';
 import { errorOf } from '../support/errors.js';
-import { modernFixture } from '../support/fixtures.js';
+import { fixture, modernFixture } from '../support/fixtures.js';
 
 const open = (model: string, fmt = 'torch') => openCheckpoint(modernFixture('megatron', model, fmt, 'tp1pp1'));
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-trtllm-modern-refusals-'));
@@ -31,7 +32,7 @@ async function exportError(ckpt: Checkpoint, outDir: string, helperOptions = {})
 
 describe('models TensorRT-LLM 1.x has no class for: E_UNSUPPORTED naming mcore-export hf, nothing written', () => {
   const cases = [
-    ['deepseek', /sigmoid MoE router with expert bias/],
+    ['deepseek', /router with sigmoid scores or an expert bias/],
     ['deepseek_mla', /Multi-Latent Attention/],
   ] as const;
   for (const [model, why] of cases) {
@@ -109,6 +110,14 @@ describe('other refusals', () => {
     ckpt.close();
   });
 
+  test('a non-gated MLP has no QWen (its MLP is always gated)', () => {
+    const ckpt = open('qwen3');
+    const h = new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: { ...ckpt.config, gatedLinearUnit: false, activation: 'gelu' }, acceptQkNormEpsilon: true });
+    const e = errorOf(() => h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16' }));
+    expect([e.code, /non-gated gelu MLP/.test(e.message)]).toEqual(['E_UNSUPPORTED', true]);
+    ckpt.close();
+  });
+
   test('on-device conversion of a QWen-family model is refused (it writes the LLaMA layout)', () => {
     const ckpt = open('qwen2');
     const h = new TRTLLMHelper(helperOptionsFor(ckpt, ckpt.modelType));
@@ -139,4 +148,21 @@ describe('a tensor no rule places fails the export, named, before anything is wr
       ckpt.close();
     });
   }
+});
+
+test('describeTrtllmTarget (for inspect): the class each fixture gets, or the refusal', () => {
+  const line = (model: string, fixtures = modernFixture) => {
+    const ckpt = openCheckpoint(fixtures('megatron', model, 'torch', 'tp1pp1'));
+    try {
+      return describeTrtllmTarget(ckpt.config, ckpt.modelType, ckpt.tensors);
+    } finally {
+      ckpt.close();
+    }
+  };
+  expect(line('qwen2')).toBe('Qwen2ForCausalLM, qwen_type qwen2');
+  expect(line('qwen3')).toBe('Qwen3ForCausalLM, qwen_type qwen3 (needs --accept-qk-norm-epsilon: q/k-norm epsilon 1e-06)');
+  expect(line('qwen3_moe')).toBe('Qwen3ForCausalLM, qwen_type qwen3_moe (needs --accept-qk-norm-epsilon: q/k-norm epsilon 1e-06)');
+  expect(line('deepseek')).toMatch(/^refused: a MoE router with sigmoid scores/);
+  expect(line('deepseek_mla')).toMatch(/^refused: Multi-Latent Attention/);
+  expect(line('llama', fixture)).toBe('LlamaForCausalLM');
 });

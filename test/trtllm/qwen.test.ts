@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import type { Checkpoint } from '../../lib/megatron/types.js';
+import { gatedSharedExpertModel } from './support/qwen2-moe.js';
+import { errorOf } from '../support/errors.js';
 import type { PlanTensor } from '../../lib/plan/plan.js';
 import { exportTrtllm, helperOptionsFor } from '../../lib/trtllm/export.js';
 import { verifyTrtllmDir } from '../../lib/trtllm/verify.js';
@@ -198,6 +200,29 @@ describe('config.json is a QWenConfig', () => {
     // keys Megatron's converter writes for the LLaMA path and QWen does not read
     for (const k of ['bias', 'share_embedding_table', 'moe_num_experts', 'moe_tp_mode']) expect(c).not.toHaveProperty(k);
   });
+  test('--vocab-size: the embedding keeps V rows (vocab_size V), lm_head pad(V, tp) rows split, pad rows zero', () => {
+    const ckpt = open('qwen2');
+    const h = new TRTLLMHelper(helperOptionsFor(ckpt, ckpt.modelType));
+    const { weights, configs } = h.convertSingleDevice(ckpt.tensors, { dtype: 'bfloat16', tpSize: 2, ppSize: 1, useParallelEmbedding: false, embeddingShardingDim: 0, vocabSize: 299 });
+    expect(configs[0]!.fields['vocab_size']).toBe(299);
+    const emb = source(ckpt, 'embedding.word_embeddings.weight');
+    const rb = 48 * 2;
+    for (const w of weights) {
+      expect(w.tensors.find((t) => t.name === 'transformer.vocab_embedding.weight')!.shape).toEqual([299, 48]);
+      const lm = tensorOf(w.tensors, 'lm_head.weight');
+      expect(lm.length).toBe(150 * rb);
+      const want = w.mapping.tpRank === 0 ? rows(emb, rb, 0, 150) : Buffer.concat([rows(emb, rb, 150, 149), Buffer.alloc(rb)]);
+      expect(lm.equals(want)).toBe(true);
+    }
+    ckpt.close();
+  });
+  test('TRTLLMHelper with Megatron\'s defaults (no maxPositionEmbeddings): null as Megatron writes it, seq_length 8192', () => {
+    const ckpt = open('qwen2');
+    const h = new TRTLLMHelper({ transformerConfig: ckpt.config, modelType: 'llama', activation: 'swiglu', positionEmbeddingType: 'rope' });
+    const { configs } = h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: ckpt.tensors, dtype: 'bfloat16' });
+    expect(configs[0]!.fields).toMatchObject({ architecture: 'Qwen2ForCausalLM', max_position_embeddings: null, seq_length: 8192 });
+    ckpt.close();
+  });
   test('qwen3: head_size 32 (≠ hidden/heads), qk_layernorm, no bias', () => {
     expect(cfgOf('qwen3')).toMatchObject({ architecture: 'Qwen3ForCausalLM', qwen_type: 'qwen3', head_size: 32, hidden_size: 64, num_attention_heads: 4, attn_bias: false, qk_layernorm: true, tie_word_embeddings: false });
   });
@@ -250,6 +275,7 @@ describe('other training layouts (re-sharded from the TP1 fixtures) give the sam
     ['qwen2', 'pp2', { pp: 2 }],
     ['qwen3', 'tp2-te', { tp: 2, te: true }],
     ['qwen3_moe', 'ep2-te-grouped', { ep: 2, experts: 'te-grouped' }],
+    ['qwen3_moe', 'tp2-te', { tp: 2, te: true }], // MoE layers' pre-MLP norm named mlp.linear_fc1.layer_norm_weight
     ['qwen3_moe', 'tp2ep2-legacy-grouped', { tp: 2, ep: 2, experts: 'legacy-grouped' }],
   ];
   for (const [m, name, layout] of layouts) {
@@ -300,4 +326,56 @@ describe("Megatron's own converter on qwen2 (fixtures/modern/reference): the sam
       ckpt.close();
     });
   }
+});
+
+// Made from qwen3_moe by test/trtllm/support/qwen2-moe.ts (no fixture has a gated shared expert): layouts only here;
+// test/interop/trtllm-qwen.test.ts checks its TP splits numerically.
+describe('gated shared experts → QWen qwen2_moe (SharedMoE with use_shared_gate)', () => {
+  const synthesize = () => {
+    const ckpt = open('qwen3_moe');
+    const { sd, config } = gatedSharedExpertModel(ckpt);
+    return { ckpt, sd, h: new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: config }) };
+  };
+
+  test('config: Qwen2MoeForCausalLM, shared width, no q/k norms', () => {
+    const { ckpt, sd, h } = synthesize();
+    const { configs } = h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: sd, dtype: 'bfloat16', exportConfig: { inferenceTpSize: 2 } });
+    expect(configs[0]!.fields).toMatchObject({ architecture: 'Qwen2MoeForCausalLM', qwen_type: 'qwen2_moe', qk_layernorm: false, hidden_act: 'swiglu', intermediate_size: 16, moe_intermediate_size: 16, moe_shared_expert_intermediate_size: 16 });
+    ckpt.close();
+  });
+
+  test('TP2: shared_expert.fc = [up_r; gate_r] (convert_hf_qwen), proj columns, shared_expert_gate [1, H] whole', () => {
+    const { ckpt, sd, h } = synthesize();
+    const { weights } = h.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: sd, dtype: 'bfloat16', exportConfig: { inferenceTpSize: 2 } });
+    const [S, H] = [16, 64];
+    const rb = H * 2;
+    for (const w of weights) {
+      const r = w.mapping.tpRank;
+      const names = w.tensors.map((t) => t.name);
+      expect(names.filter((n) => n.includes('layernorm') && n.includes('attention'))).toEqual([]);
+      for (const l of [0, 1]) {
+        const p = `transformer.layers.${l}.mlp.`;
+        const fc1 = bytes(materialize(sd.get(`decoder.layers.${l}.mlp.shared_experts.linear_fc1.weight`)!));
+        const fc = tensorOf(w.tensors, p + 'shared_expert.fc.weight');
+        expect(fc.equals(Buffer.concat([rows(fc1, rb, S + (r * S) / 2, S / 2), rows(fc1, rb, (r * S) / 2, S / 2)]))).toBe(true);
+        const fc2 = bytes(materialize(sd.get(`decoder.layers.${l}.mlp.shared_experts.linear_fc2.weight`)!));
+        const cols = Buffer.concat(Array.from({ length: H }, (_, o) => fc2.subarray((o * S + (r * S) / 2) * 2, (o * S + ((r + 1) * S) / 2) * 2)));
+        expect(tensorOf(w.tensors, p + 'shared_expert.proj.weight').equals(cols)).toBe(true);
+        const gate = w.tensors.find((t) => t.name === p + 'shared_expert_gate.weight')!;
+        expect([gate.dtype, [...gate.shape]]).toEqual(['bfloat16', [1, H]]);
+        expect(bytes(evalPlanTensor(gate)).equals(bytes(materialize(sd.get(`decoder.layers.${l}.mlp.shared_experts.gate_weight`)!)))).toBe(true);
+      }
+    }
+    ckpt.close();
+  });
+
+  test('ungated shared experts, or gated ones with q/k norms, are refused', () => {
+    const { ckpt, sd, h } = synthesize();
+    const ungated = new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: { ...h.transformerConfig, moe: { ...h.transformerConfig.moe!, sharedExpertGate: false } } });
+    const noGate = new Map([...sd].filter(([k]) => !k.endsWith('gate_weight')));
+    expect(errorOf(() => ungated.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: noGate, dtype: 'bfloat16' })).message).toMatch(/without a gate/);
+    const withNorms = new TRTLLMHelper({ ...helperOptionsFor(ckpt, ckpt.modelType), transformerConfig: { ...h.transformerConfig, qkLayernorm: true }, acceptQkNormEpsilon: true });
+    expect(errorOf(() => withNorms.getTrtllmPretrainedConfigAndModelWeights({ modelStateDict: sd, dtype: 'bfloat16' })).message).toMatch(/gated shared experts with QK-layernorm/);
+    ckpt.close();
+  });
 });

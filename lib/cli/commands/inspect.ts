@@ -1,7 +1,9 @@
 // `mcore-export inspect CKPT`: what a checkpoint holds, read from headers and pickles only (no tensor bytes).
 import { relative } from 'node:path';
 import { fail } from '../../errors.js';
-import { explainModelType } from '../../megatron/model-type.js';
+import { hfRuleFor } from '../../hf/convert.js';
+import { describeArchitecture } from '../../megatron/architecture.js';
+import { explainModelFamily, explainModelType } from '../../megatron/model-type.js';
 import { openCheckpoint } from '../../megatron/open.js';
 import { type Checkpoint, type ModelType, MODEL_TYPES } from '../../megatron/types.js';
 import { itemsize } from '../../tensor/dtype.js';
@@ -72,6 +74,7 @@ function report(c: Checkpoint) {
     layout: c.layout,
     modelType: c.modelType,
     modelTypeSource: c.modelType === guess.modelType ? `guessed: ${guess.reason}` : 'given',
+    architecture: { ...describeArchitecture(c.config), familyReason: explainModelFamily(c.config)?.reason ?? null, huggingFace: hfRuleFor(c.config, c.modelType)?.architecture ?? null },
     config: c.config,
     tensorCount: tensors.length,
     totalBytes: tensors.reduce((s, t) => s + t.bytes, 0),
@@ -97,6 +100,12 @@ function human(r: ReturnType<typeof report>): string {
   lines.push(`format      ${r.format}, iteration ${r.iteration ?? 'release'}`);
   lines.push(`trained as  tp ${l.tp}, pp ${l.pp}, ep ${l.ep}, vp ${l.vp} (${l.files.length} data file${l.files.length === 1 ? '' : 's'})`);
   lines.push(`model type  ${r.modelType} (${r.modelTypeSource})`);
+  const a = r.architecture;
+  if (a.family) lines.push(`family      ${a.family} (${a.familyReason})`);
+  lines.push(`hf export   ${a.huggingFace ?? 'none'}`);
+  lines.push(`attention   ${a.attention}`);
+  lines.push(`mlp         ${a.mlp}`);
+  lines.push(`layers      ${a.layers}${a.mtpLayers ? `; ${a.mtpLayers} multi-token-prediction layer(s)` : ''}`);
   lines.push('config');
   const width = Math.max(...Object.keys(r.config).map((k) => k.length));
   for (const [k, v] of Object.entries(r.config)) if (v !== undefined) lines.push(`  ${k.padEnd(width)}  ${JSON.stringify(v)}`);
@@ -119,7 +128,8 @@ export const inspect: Command = {
 
 Reads only the checkpoint's headers and pickles (never the tensor data) and prints its format, iteration,
 training layout (tp/pp/ep/vp), the TransformerConfig derived from its args, the model type (guessed unless
---model-type is given), and every logical tensor as a TP1 PP1 state dict would name it: dtype, global shape
+--model-type is given), the architecture (modern family and the Hugging Face class \`hf\` writes; attention
+kind; dense MLP or experts / shared experts / router; which layers are dense and which MoE), and every logical tensor as a TP1 PP1 state dict would name it: dtype, global shape
 and the file byte ranges its bytes come from.
 
   --json              one JSON object on stdout
