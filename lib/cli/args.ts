@@ -3,7 +3,7 @@
 import { fail } from '../errors.js';
 import { type ModelType, MODEL_TYPES } from '../megatron/types.js';
 import { parseDevice } from '../plan/device.js';
-import { parseSize } from '../hf/shard.js';
+import { parseSize } from '../util/size.js';
 
 /**
  * Visits every option of `argv`; `value()` consumes the option's value (inline or the next argument), failing
