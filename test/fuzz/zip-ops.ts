@@ -4,8 +4,8 @@
 // replaced record, so pickles of any length can be spliced in.
 import { readFileSync } from 'node:fs';
 import { readZip } from '../../lib/formats/zip.js';
-import { TorchZipWriter } from '../../bench/generate/zip-writer.js';
-import type { Sink } from '../../bench/generate/sink.js';
+import { TorchZipWriter } from '../../tools/generate/zip-writer.js';
+import type { Sink } from '../../tools/generate/sink.js';
 import { type Rng, interestingInt } from './rng.js';
 
 export interface ZipLayout {

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { generateCheckpoint } from '../../bench/generate/generate.js';
-import { presetSpec } from '../../bench/generate/model.js';
+import { generateCheckpoint } from '../../tools/generate/generate.js';
+import { presetSpec } from '../../tools/generate/model.js';
 import { exportHf } from '../../lib/hf/export.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { executePlan } from '../../lib/plan/execute.js';
@@ -132,7 +132,7 @@ test("negative control: Megatron's layernorm-1p (--megatron-compat, +1 in bfloat
   expect(ours!.rel_err).toBeLessThan(TOLERANCE);
 });
 
-// No fixture has a QKV-only bias and no Megatron logits exist for one: bench/generate makes a GPT checkpoint with
+// No fixture has a QKV-only bias and no Megatron logits exist for one: tools/generate makes a GPT checkpoint with
 // --add-qkv-bias --disable-bias-linear (random nonzero biases), and the reference is transformers' GPT2LMHeadModel
 // on our Hugging Face export of it (that export path reproduces Megatron's logits on the fixtures, hf-logits.test.ts).
 test('class 3, GPT with QKV bias only: ours matches the model, Megatron\'s `bias: false` drops the QKV biases', async (ctx) => {

@@ -2,8 +2,8 @@
 // so kills and aborts land in the middle of it. Made once per test file with the project's own generator.
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { generateCheckpoint } from '../../../bench/generate/generate.js';
-import { presetSpec } from '../../../bench/generate/model.js';
+import { generateCheckpoint } from '../../../tools/generate/generate.js';
+import { presetSpec } from '../../../tools/generate/model.js';
 
 export function makeBigCheckpoint(dir: string): string {
   const root = join(dir, 'big-ckpt');
