@@ -18,7 +18,7 @@ import { executePlan } from '../../lib/plan/execute.js';
 import { exportTrtllm, type ExportTrtllmOptions } from '../../lib/trtllm/export.js';
 import { FIXTURES } from '../support/fixtures.js';
 import { PYTHON_CANDIDATES } from '../support/python.js';
-import { f32ToBf16 } from '../trtllm/support/plan-eval.js';
+import { f32ToBits, narrow } from '../support/ieee.js';
 import { readSafetensors } from '../trtllm/support/rank-diff.js';
 import { loadCheckpoint } from '../trtllm/support/trtllm-loader.js';
 
@@ -113,7 +113,7 @@ describe.each(MODELS)('%s', (model) => {
           continue;
         }
         const f = new Float32Array(t.bytes.slice().buffer);
-        const want = Uint16Array.from(f, (x) => f32ToBf16(x));
+        const want = Uint16Array.from(f, (x) => narrow('bfloat16', f32ToBits(x)));
         expect([name, Buffer.from(got.bytes).equals(Buffer.from(want.buffer))]).toEqual([name, true]);
       }
     }
