@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ErrorCode, ExportError } from '../../lib/errors.js';
 import { expectExportError } from '../support/errors.js';
+import { rng } from '../support/rng.js';
 import { MAX_HEADER_BYTES, openSafetensorsFile, parseSafetensorsHeader } from '../../lib/formats/safetensors.js';
 import { fromView } from '../../lib/tensor/tensor.js';
 import { checkInBounds } from '../../lib/tensor/view.js';
@@ -128,14 +129,8 @@ describe('hostile safetensors files', () => {
   });
 
   it('random corruption of the header never escapes as anything but an ExportError', () => {
-    // A small xorshift PRNG: the same mutations every run.
-    let s = 0x9e3779b9;
-    const rand = (n: number) => {
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      return (s >>> 0) % n;
-    };
+    const r = rng(0x9e3779b9); // the same mutations every run
+    const rand = (n: number): number => r.int(0, n - 1);
     const headerLen = Number(GOOD.readBigUInt64LE(0));
     const fileSize = GOOD.length;
     const interesting = Buffer.from('0123456789-.,:[]{}"e \\u');
