@@ -48,26 +48,29 @@ export function rewriteTorchZip(src: string, edits: Readonly<Record<string, Reco
   return sink.bytes();
 }
 
-/** Renames BINUNICODE strings equal to a key of `names` (state-dict keys are pickled as BINUNICODE). */
+/** The BINUNICODE string (opcode `X`, u32 length, UTF-8; under 512 bytes, as state-dict keys) at `i`, if any. */
+function binUnicodeAt(b: Buffer, i: number): { s: string; end: number } | null {
+  if (b[i] !== 0x58 || i + 5 > b.length) return null;
+  const n = b.readUInt32LE(i + 1);
+  if (n >= 512 || i + 5 + n > b.length) return null;
+  return { s: b.subarray(i + 5, i + 5 + n).toString('utf8'), end: i + 5 + n };
+}
+
+/** Renames BINUNICODE strings for which `rename` answers (state-dict keys are pickled as BINUNICODE). */
 export function renameStrings(pkl: Uint8Array, rename: (s: string) => string | undefined): Uint8Array {
   const out: number[] = [];
   const b = Buffer.from(pkl);
   let i = 0;
   while (i < b.length) {
-    if (b[i] === 0x58 && i + 5 <= b.length) {
-      const n = b.readUInt32LE(i + 1);
-      if (n < 512 && i + 5 + n <= b.length) {
-        const s = b.subarray(i + 5, i + 5 + n).toString('utf8');
-        const to = /^[\w.]+$/.test(s) ? rename(s) : undefined;
-        if (to !== undefined) {
-          const nb = Buffer.from(to, 'utf8');
-          const len = Buffer.alloc(4);
-          len.writeUInt32LE(nb.length);
-          out.push(0x58, ...len, ...nb);
-          i += 5 + n;
-          continue;
-        }
-      }
+    const str = binUnicodeAt(b, i);
+    const to = str && /^[\w.]+$/.test(str.s) ? rename(str.s) : undefined;
+    if (str && to !== undefined) {
+      const nb = Buffer.from(to, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(nb.length);
+      out.push(0x58, ...len, ...nb);
+      i = str.end;
+      continue;
     }
     out.push(b[i]!);
     i++;
@@ -85,21 +88,16 @@ export function replaceNoneAfterKeys(pkl: Uint8Array, keyPattern: RegExp, replac
   let from = 0;
   let i = 0;
   while (i < b.length) {
-    if (b[i] === 0x58 && i + 5 <= b.length) {
-      const n = b.readUInt32LE(i + 1);
-      if (n < 512 && i + 5 + n <= b.length) {
-        const s = b.subarray(i + 5, i + 5 + n).toString('utf8');
-        if (keyPattern.test(s)) {
-          let j = i + 5 + n;
-          if (b[j] === 0x71) j += 2;
-          else if (b[j] === 0x72) j += 5;
-          if (b[j] === 0x4e) {
-            parts.push(b.subarray(from, j), Buffer.from(replacement(s)));
-            from = j + 1;
-            i = j + 1;
-            continue;
-          }
-        }
+    const str = binUnicodeAt(b, i);
+    if (str && keyPattern.test(str.s)) {
+      let j = str.end;
+      if (b[j] === 0x71) j += 2;
+      else if (b[j] === 0x72) j += 5;
+      if (b[j] === 0x4e) {
+        parts.push(b.subarray(from, j), Buffer.from(replacement(str.s)));
+        from = j + 1;
+        i = j + 1;
+        continue;
       }
     }
     i++;
