@@ -8,12 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { argsFields } from './generate/args.js';
-import { dcpKey } from './generate/dist.js';
-import { presetSpec, stageEntries, type GlobalTensor, type ModelSpec } from './generate/model.js';
-import { pickle, py, type PyObj, type PyValue } from './generate/pickle.js';
-import type { Sink } from './generate/sink.js';
-import { tensorValue, torchSave, type TensorData } from './generate/torch-save.js';
+import { argsFields } from '../tools/generate/args.js';
+import { dcpKey } from '../tools/generate/dist.js';
+import { presetSpec, stageEntries, type GlobalTensor, type ModelSpec } from '../tools/generate/model.js';
+import { pickle, py, type PyObj, type PyValue } from '../tools/generate/pickle.js';
+import type { Sink } from '../tools/generate/sink.js';
+import { tensorValue, torchSave, type TensorData } from '../tools/generate/torch-save.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const M = 'torch.distributed.checkpoint.metadata';

@@ -25,7 +25,7 @@ out="$work/out-$size"
 results="bench/results/modern-moe-$size.jsonl"
 mkdir -p "$work" bench/results
 # shellcheck disable=SC2086
-node dist-bench/bench/generate/cli.js --out "$ckpt" --family deepseek --format torch --tp "$tp" --dtype bf16 --no-digests --overwrite $dims | tee -a "$results"
+node dist-bench/tools/generate/cli.js --out "$ckpt" --family deepseek --format torch --tp "$tp" --dtype bf16 --no-digests --overwrite $dims | tee -a "$results"
 drop=""
 if [ "$(id -u)" = 0 ]; then drop=--drop-caches; fi
 node dist-bench/bench/export.js --ckpt "$ckpt" --out "$out" --command hf --dtype bfloat16 --repeat 2 --json $drop | tr -d '\n' | tee -a "$results"

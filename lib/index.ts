@@ -30,12 +30,7 @@ export { DEFAULT_CONVERSION_DICT, type ConversionDict } from './trtllm/conversio
 export { verifyTrtllmDir, type VerifyResult, type VerifyProblem } from './trtllm/verify.js';
 export { TRT_DTYPES, type TrtDType } from './trtllm/config.js';
 // TensorRT-LLM engines (trtllm-build)
-export { buildEngine, type BuildEngineControl, type EngineBuildResult, type EngineBuildProgress, type EngineLogLine } from './trtllm/engine-build.js';
-export type { OutputStream } from './process/run-child.js';
-export type { EngineBuildOptions } from './trtllm/build-options.js';
-export type { EngineSummary } from './trtllm/engine-dirs.js';
-export type { LogLevel } from './trtllm/engine-log.js';
-export type { HelperBuildInput, MegatronBuildArgs } from './trtllm/engine-megatron.js';
+export { buildEngine, type BuildEngineControl, type EngineBuildResult, type EngineBuildProgress, type EngineLogLine, type EngineBuildOptions, type EngineSummary, type LogLevel, type OutputStream, type HelperBuildInput, type MegatronBuildArgs } from './engine/index.js';
 export { decodeTeExtraState, type Fp8ScalingState } from './megatron/te-extra-state.js';
 // Hugging Face
 export { exportHf, type HfExportOptions, type HfExportResult, type HfProgress } from './hf/export.js';

@@ -21,7 +21,7 @@ fi
 node bin/mcore-export.js features > "$OUT/features.txt" 2>&1
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
 CK=$W/ckpt
-node dist-bench/bench/generate/cli.js --out "$CK" --family llama --format torch --layers "$LAYERS" --hidden 4096 --ffn 14336 \
+node dist-bench/tools/generate/cli.js --out "$CK" --family llama --format torch --layers "$LAYERS" --hidden 4096 --ffn 14336 \
   --heads 32 --groups 8 --vocab 128256 --tp 1 --pp 1 --dtype bf16 --no-digests > "$OUT/gen.json" || exit 1
 sync
 python3 - "$CK" "$W" "$OUT" "$LAYERS" <<'PY'

@@ -16,7 +16,7 @@ now() { date +%s.%N; }
 el() { python3 -c "print(round($2 - $1, 3))"; }
 df -h /tmp | tee "$OUT/df.txt"
 t0=$(now)
-node dist-bench/bench/generate/cli.js --out "$CK" --family llama --format torch --layers "$LAYERS" --hidden 4096 --ffn 14336 \
+node dist-bench/tools/generate/cli.js --out "$CK" --family llama --format torch --layers "$LAYERS" --hidden 4096 --ffn 14336 \
   --heads 32 --groups 8 --vocab 128256 --tp 1 --pp 1 --dtype bf16 --no-digests > "$OUT/gen.json" || exit 1
 sync
 echo "generated in $(el $t0 $(now)) s: $(cat "$OUT/gen.json")"

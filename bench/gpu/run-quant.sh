@@ -30,7 +30,7 @@ if [ "$PHASE" != bench ]; then
 fi
 [ "$PHASE" = checks ] && exit 0
 
-GEN=$(ls dist-bench/tools/generate/cli.js dist-bench/bench/generate/cli.js 2>/dev/null | head -1)
+GEN=dist-bench/tools/generate/cli.js
 W=/tmp/qbench
 rm -rf "$W" && mkdir -p "$W"
 CK=$W/ckpt

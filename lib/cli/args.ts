@@ -4,7 +4,7 @@ import { fail } from '../errors.js';
 import { type ModelType, MODEL_TYPES } from '../megatron/types.js';
 import { asDevice, type Device } from '../plan/device.js';
 import { type DTypeName, parseDType } from '../tensor/dtype.js';
-import { parseSize } from '../hf/shard.js';
+import { parseSize } from '../util/size.js';
 
 /**
  * Visits every option of `argv`; `value()` consumes the option's value (inline or the next argument), failing

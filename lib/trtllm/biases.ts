@@ -1,7 +1,7 @@
 import type { ModelType, TransformerConfig } from '../megatron/types.js';
 import * as T from '../tensor/tensor.js';
 import { isGptClass, isLlamaClass } from './model-types.js';
-import type { ConvertedWeight } from './rules.js';
+import type { ConvertedWeight } from './converted-weight.js';
 
 /**
  * Which bias parameters a TensorRT-LLM 1.x model class declares, by group. GPT (TRT:`models/gpt/model.py`

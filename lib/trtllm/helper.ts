@@ -1,7 +1,6 @@
 import { fail } from '../errors.js';
 import type { ModelType, TransformerConfig } from '../megatron/types.js';
 import { MODEL_TYPES } from '../megatron/types.js';
-import type { PlanTensor } from '../plan/plan.js';
 import * as T from '../tensor/tensor.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { View } from '../tensor/view.js';
@@ -17,8 +16,10 @@ import { selectTrtllmFamily } from './arch/modern.js';
 import { qwenConfigFields, qwenStateDict } from './arch/qwen.js';
 import { isGated } from './activation.js';
 import { applyFp8, type Fp8Options, fp8Quantization } from './fp8.js';
-import { helperBuildAndSaveEngine, type HelperBuildInput, type MegatronBuildArgs } from './engine-megatron.js';
-import type { BuildEngineControl, EngineBuildResult } from './engine-build.js';
+import { helperBuildAndSaveEngine, type BuildEngineControl, type EngineBuildResult, type HelperBuildInput, type MegatronBuildArgs } from '../engine/index.js';
+import type { TrtllmPretrainedConfig, TrtllmRankWeights } from './helper-types.js';
+
+export type { TrtllmPretrainedConfig, TrtllmRankWeights } from './helper-types.js';
 
 /** Megatron's ExportConfig (camelCase): the inference layout to convert to. */
 export interface ExportConfig {
@@ -78,22 +79,6 @@ export interface GetWeightsOptions {
   readonly fp8Kvcache?: boolean;
   /** the `_extra_state` entries FP8 scales are read from (Checkpoint.extraState; Megatron finds them in the state dict) */
   readonly extraState?: ReadonlyMap<string, () => unknown>;
-}
-
-/** One rank's converted weights: plan tensors (metadata, nothing read yet) in file order. */
-export interface TrtllmRankWeights {
-  readonly rank: number;
-  readonly mapping: RankMapping;
-  readonly tensors: readonly PlanTensor[];
-}
-
-/** One rank's PretrainedConfig: the config.json fields (shared by all ranks) and the rank's mapping. */
-export interface TrtllmPretrainedConfig {
-  readonly rank: number;
-  readonly mapping: RankMapping;
-  readonly fields: { readonly [k: string]: PyJson };
-  /** config.json text exactly as Megatron's tooling writes it (`json.dump(indent=2)`) */
-  toJson(): string;
 }
 
 function toMap(sd: GetWeightsOptions['modelStateDict']): Map<string, Tensor> {
@@ -204,7 +189,7 @@ export class TRTLLMHelper {
   /**
    * Megatron's `build_and_save_engine` (its argument names and defaults): runs trtllm-build (TensorRT-LLM 1.x) on
    * `checkpointDir`, or on `trtllmModelWeights` + `trtllmModelConfig` written to a temporary directory first.
-   * Engine-build code lives in engine-megatron.ts / engine-build.ts.
+   * Engine-build code lives in lib/engine/ (megatron.ts, build.ts).
    */
   buildAndSaveEngine(o: HelperBuildInput & MegatronBuildArgs, control?: BuildEngineControl): Promise<EngineBuildResult> {
     return helperBuildAndSaveEngine(o, control);

@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { isGated } from './activation.js';
 import { trtBiasFlags, zeroMissingBiases } from './biases.js';
 import type { ConversionDict } from './conversion-dict.js';
+import type { ConvertedWeight } from './converted-weight.js';
 import { splitLayerNumber, TRTLLMLayers, type TRTLLMLayer, withLayerNumber } from './layers.js';
 import { plusOneInFloat32 } from './norm-plus-one.js';
 
@@ -37,18 +38,7 @@ export interface RuleSettings {
   readonly family?: 'classic' | 'qwen' | undefined;
 }
 
-/** One converted TensorRT-LLM weight: a tensor shared by every TP rank, or one tensor per TP rank. */
-export interface ConvertedWeight {
-  /** TensorRT-LLM name; per-layer weights carry the global layer number */
-  readonly name: string;
-  readonly layer: number | null;
-  readonly parts: readonly Tensor[];
-  readonly split: boolean;
-  readonly dtype: DType;
-  readonly affine?: Affine | undefined;
-  /** word embeddings: the vocabulary rows before any parallel-embedding padding */
-  readonly vocabRows?: number | undefined;
-}
+export type { ConvertedWeight };
 
 export type MegatronStateDict = ReadonlyMap<string, Tensor>;
 

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "cuda_executor.h"
@@ -18,7 +17,9 @@
 #include "js_error.h"
 #include "plan.h"
 #include "quant.h"
+#include "unique_fd.h"
 #include "window.h"
+#include "worker_pool.h"
 #include "write_all.h"
 
 namespace mcore {
@@ -161,12 +162,12 @@ class Job : public Napi::AsyncWorker {
     validatePlan(plan_);  // everything is checked before the first output is created
     if (!devices_.gpus.empty()) checkDevices(devices_.gpus);
     if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
-    fds_.assign(plan_.outputs.size(), -1);
+    fds_.clear();
     for (size_t o = 0; o < plan_.outputs.size(); o++) {
       const Output& out = plan_.outputs[o];
-      int fd = ::open(out.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd < 0) throwErrno("cannot create", out.path, errno);
-      fds_[o] = fd;
+      fds_.emplace_back(::open(out.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+      if (!fds_.back().valid()) throwErrno("cannot create", out.path, errno);
+      int fd = fds_.back().get();
       if (::ftruncate(fd, static_cast<off_t>(out.size)) != 0) throwErrno("cannot size", out.path, errno);
       pwriteAll(fd, out.header.data(), out.header.size(), 0, out.path);
       done_ += out.header.size();
@@ -196,16 +197,13 @@ class Job : public Napi::AsyncWorker {
       ends[units_[u].output].push_back(units_[u].end);
     }
     writeBehind_.clear();
-    for (size_t o = 0; o < plan_.outputs.size(); o++) writeBehind_.push_back(std::make_unique<WriteBehind>(fds_[o], std::move(ends[o])));
+    for (size_t o = 0; o < plan_.outputs.size(); o++) writeBehind_.push_back(std::make_unique<WriteBehind>(fds_[o].get(), std::move(ends[o])));
     unitsLeft_.reset(new std::atomic<int64_t>[plan_.outputs.size()]);
     for (size_t o = 0; o < plan_.outputs.size(); o++) unitsLeft_[o].store(unitsPerOutput_[o]);
-    unsigned n = std::max(1u, std::min<unsigned>(shape.threads, static_cast<unsigned>(units_.size())));
+    unsigned n = std::max(1u, std::min({shape.threads, static_cast<unsigned>(units_.size()), workerPoolSize()}));
     usedThreads_ = n;
     start_ = std::chrono::steady_clock::now();
-    std::vector<std::thread> pool;
-    pool.reserve(n);
-    for (unsigned i = 0; i < n; i++) pool.emplace_back([this] { work(); });
-    for (std::thread& t : pool) t.join();
+    runOnWorkerPool(n, [this] { work(); });  // the process-wide pool: concurrent exports share its threads
     if (!errorCode_.empty()) return;
     if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
   }
@@ -222,7 +220,9 @@ class Job : public Napi::AsyncWorker {
       done_ += bytes;
       maybeReport();
     };
-    executeOnDevices(plan_, fds_, devices_, hooks);
+    std::vector<int> fds;
+    for (const UniqueFd& fd : fds_) fds.push_back(fd.get());
+    executeOnDevices(plan_, fds, devices_, hooks);
     if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
   }
 
@@ -264,7 +264,7 @@ class Job : public Napi::AsyncWorker {
 
   // Flushes a complete output to stable storage, then drops its now clean pages from the page cache.
   void finishOutput(int o) {
-    if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
+    if (::fsync(fds_[o].get()) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
     writeBehind_[o]->finished();
   }
 
@@ -307,7 +307,7 @@ class Job : public Napi::AsyncWorker {
     checkCovered();
     // the bytes are in the buffer: the source pages they came from are no longer needed by this unit
     for (const Part& p : parts) release_->consumed(p.piece, p.lo, p.hi);
-    pwriteAll(fds_[u.output], buffer, u.end - u.begin, u.begin, out.path);
+    pwriteAll(fds_[u.output].get(), buffer, u.end - u.begin, u.begin, out.path);
   }
 
   // Ask the kernel to read ahead the source bytes this range will touch.
@@ -352,10 +352,7 @@ class Job : public Napi::AsyncWorker {
   }
 
   void closeOutputs() {
-    for (int& fd : fds_) {
-      if (fd >= 0) ::close(fd);
-      fd = -1;
-    }
+    fds_.clear();  // UniqueFd closes each
     for (Source& s : plan_.sources)
       if (s.file) s.file->close();
   }
@@ -373,7 +370,7 @@ class Job : public Napi::AsyncWorker {
   Napi::ThreadSafeFunction progress_;
   bool hasProgress_ = false;
 
-  std::vector<int> fds_;
+  std::vector<UniqueFd> fds_;
   std::vector<Unit> units_;
   std::atomic<size_t> nextUnit_{0};
   std::atomic<size_t> nextSync_{0};
@@ -395,7 +392,7 @@ Napi::Value Execute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throwJs(env, "E_USAGE", "execute(plan, options): plan must be an object");
   Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = workerPoolSize();
   if (opts.Has("threads") && !opts.Get("threads").IsUndefined()) {
     uint64_t t = requireIndex(env, opts.Get("threads"), "threads");
     if (t < 1 || t > 1024) throwJs(env, "E_USAGE", "threads must be between 1 and 1024");

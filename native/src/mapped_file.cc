@@ -14,10 +14,10 @@
 namespace mcore {
 
 MappedFile::MappedFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throwErrno("cannot open", path, errno);
+  fd_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd_.valid()) throwErrno("cannot open", path, errno);
   struct stat st;
-  if (::fstat(fd_, &st) != 0) {
+  if (::fstat(fd_.get(), &st) != 0) {
     int err = errno;
     close();
     throwErrno("cannot stat", path, err);
@@ -28,7 +28,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   }
   size_ = static_cast<uint64_t>(st.st_size);
   if (size_ == 0) return;  // mmap refuses length 0; an empty file has no bytes to reach anyway
-  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_.get(), 0);
   if (p == MAP_FAILED) {
     int err = errno;
     close();
@@ -41,9 +41,8 @@ MappedFile::~MappedFile() { close(); }
 
 void MappedFile::close() {
   if (data_) ::munmap(data_, size_);
-  if (fd_ >= 0) ::close(fd_);
+  fd_.reset();
   data_ = nullptr;
-  fd_ = -1;
 }
 
 const uint8_t* MappedFile::range(uint64_t offset, uint64_t length) const {
@@ -51,7 +50,7 @@ const uint8_t* MappedFile::range(uint64_t offset, uint64_t length) const {
     throw NativeError("E_FORMAT", "byte range [" + std::to_string(offset) + ", +" + std::to_string(length) +
                                       ") lies outside the " + std::to_string(size_) + "-byte file " + path_);
   }
-  if (fd_ < 0) throw NativeError("E_IO", "file is closed: " + path_);
+  if (!fd_.valid()) throw NativeError("E_IO", "file is closed: " + path_);
   static const uint8_t kEmpty[8] = {};
   return data_ ? data_ + offset : kEmpty;
 }

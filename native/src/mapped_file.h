@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "unique_fd.h"
+
 namespace mcore {
 
 class MappedFile {
@@ -31,7 +33,7 @@ class MappedFile {
 
  private:
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;
   uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
 };

@@ -17,6 +17,8 @@ void pwriteAll(int fd, const uint8_t* data, uint64_t length, uint64_t offset, co
       if (errno == EINTR) continue;
       throwErrno("cannot write", path, errno);
     }
+    // 0 bytes for a non-empty request makes no progress (a full device may report it): an error, not a retry
+    if (n == 0) throw NativeError("E_IO", "cannot write " + path + ": the system wrote 0 of " + std::to_string(length) + " bytes at offset " + std::to_string(offset));
     data += n;
     offset += static_cast<uint64_t>(n);
     length -= static_cast<uint64_t>(n);

@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli as runCli } from '../support/cli.js';
-import { parseBuildFlags } from '../../lib/trtllm/engine-cli-flags.js';
-import { BUILD_FLAGS } from '../../lib/trtllm/build-options.js';
+import { parseBuildFlags } from '../../lib/cli/build-flags.js';
+import { BUILD_FLAGS } from '../../lib/engine/options.js';
 import { fixture } from '../support/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

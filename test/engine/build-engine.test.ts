@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildEngine, type EngineLogLine, type EngineBuildProgress } from '../../lib/trtllm/engine-build.js';
+import { buildEngine, type EngineLogLine, type EngineBuildProgress } from '../../lib/engine/build.js';
 import { isExportError, type ExportError } from '../../lib/errors.js';
 import { fixture } from '../support/fixtures.js';
 
@@ -179,7 +179,7 @@ describe('buildEngine with the stand-in trtllm-build', () => {
   });
 
   it('finds trtllm-build through $MCORE_EXPORT_TRTLLM_BUILD, then PATH; nothing on PATH → E_NOT_FOUND', async () => {
-    const { locateTrtllmBuild } = await import('../../lib/trtllm/engine-locate.js');
+    const { locateTrtllmBuild } = await import('../../lib/engine/locate.js');
     expect(locateTrtllmBuild(undefined, { MCORE_EXPORT_TRTLLM_BUILD: STAND_IN, PATH: '' })).toBe(STAND_IN);
     expect(locateTrtllmBuild(undefined, { PATH: `/nonexistent:${dirname(STAND_IN)}` })).toBe(STAND_IN);
     const notExec = join(work, 'bin');

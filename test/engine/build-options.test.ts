@@ -3,7 +3,7 @@
 // the spec's own text is also read to check every flag we emit exists there.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BUILD_FLAGS, buildOptionsToArgv, MEGATRON_BUILD_DEFAULTS, validateBuildOptions, type EngineBuildOptions } from '../../lib/trtllm/build-options.js';
+import { BUILD_FLAGS, buildOptionsToArgv, MEGATRON_BUILD_DEFAULTS, validateBuildOptions, type EngineBuildOptions } from '../../lib/engine/options.js';
 import { codeOf } from '../support/errors.js';
 
 const SPEC = readFileSync(new URL('../../../shared/spec/trtllm.md', import.meta.url), 'utf8');

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildOptionsToArgv, withMegatronDefaults } from '../../lib/trtllm/build-options.js';
-import { buildAndSaveEngine, megatronBuildOptions } from '../../lib/trtllm/engine-megatron.js';
+import { buildOptionsToArgv, withMegatronDefaults } from '../../lib/engine/options.js';
+import { buildAndSaveEngine, megatronBuildOptions } from '../../lib/engine/megatron.js';
 import { fixture } from '../support/fixtures.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

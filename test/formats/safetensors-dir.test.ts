@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ErrorCode, ExportError } from '../../lib/errors.js';
+import { expectExportError } from '../support/errors.js';
 import { INDEX_FILE, openSafetensors } from '../../lib/formats/safetensors-dir.js';
 import { fromView } from '../../lib/tensor/tensor.js';
 import { materialize } from '../support/materialize.js';
@@ -39,20 +39,6 @@ function freshDir(): string {
   return d;
 }
 
-function expectExportError(fn: () => unknown, code: ErrorCode, message: RegExp, file?: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected an error').toBeInstanceOf(ExportError);
-  const err = caught as ExportError;
-  expect(err.code, err.message).toBe(code);
-  expect(err.message).toMatch(message);
-  if (file !== undefined) expect(err.file).toBe(file);
-}
-
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'st-dir-'));
 });
@@ -81,7 +67,7 @@ describe('safetensors checkpoints on disk', () => {
     const d = freshDir();
     writeShard(join(d, 'rank0.safetensors'), { w: 2 });
     writeShard(join(d, 'rank1.safetensors'), { w: 2 });
-    expectExportError(() => openSafetensors(d), 'E_FORMAT', /in two shards: .*rank0.safetensors and .*rank1.safetensors.*tensor w/, d);
+    expectExportError(() => openSafetensors(d), 'E_FORMAT', /in two shards: .*rank0.safetensors and .*rank1.safetensors.*tensor w/, { file: d });
   });
 
   it('follows an index, opened as the directory or as the index file', () => {
@@ -109,39 +95,39 @@ describe('safetensors checkpoints on disk', () => {
       return d;
     };
     let d = mk({ a: 's1.safetensors', b: 's2.safetensors' }, { 's1.safetensors': { a: 1 } });
-    expectExportError(() => openSafetensors(d), 'E_NOT_FOUND', /shard named by .* is missing/, join(d, 's2.safetensors'));
+    expectExportError(() => openSafetensors(d), 'E_NOT_FOUND', /shard named by .* is missing/, { file: join(d, 's2.safetensors') });
 
     d = mk({ a: 's1.safetensors', b: 's1.safetensors' }, { 's1.safetensors': { a: 1 } });
-    expectExportError(() => openSafetensors(d), 'E_FORMAT', /does not hold it.*tensor b/, join(d, 's1.safetensors'));
+    expectExportError(() => openSafetensors(d), 'E_FORMAT', /does not hold it.*tensor b/, { file: join(d, 's1.safetensors') });
 
     d = mk({ a: 's1.safetensors' }, { 's1.safetensors': { a: 1, extra: 2 } });
-    expectExportError(() => openSafetensors(d), 'E_FORMAT', /does not list.*tensor extra/, join(d, 's1.safetensors'));
+    expectExportError(() => openSafetensors(d), 'E_FORMAT', /does not list.*tensor extra/, { file: join(d, 's1.safetensors') });
 
     d = mk({ a: 's1.safetensors', b: 's2.safetensors' }, { 's1.safetensors': { a: 1, b: 2 }, 's2.safetensors': { b: 2 } });
-    expectExportError(() => openSafetensors(d), 'E_FORMAT', /maps to s2.safetensors/, join(d, 's1.safetensors'));
+    expectExportError(() => openSafetensors(d), 'E_FORMAT', /maps to s2.safetensors/, { file: join(d, 's1.safetensors') });
 
     d = mk({ a: '../escape.safetensors' }, {});
     writeShard(join(root, 'escape.safetensors'), { a: 1 });
-    expectExportError(() => openSafetensors(d), 'E_SECURITY', /outside the checkpoint directory/, join(d, INDEX_FILE));
+    expectExportError(() => openSafetensors(d), 'E_SECURITY', /outside the checkpoint directory/, { file: join(d, INDEX_FILE) });
     d = mk({ a: join(root, 'escape.safetensors') }, {});
-    expectExportError(() => openSafetensors(d), 'E_SECURITY', /outside/, join(d, INDEX_FILE));
+    expectExportError(() => openSafetensors(d), 'E_SECURITY', /outside/, { file: join(d, INDEX_FILE) });
     d = mk({ a: '.' }, {});
-    expectExportError(() => openSafetensors(d), 'E_SECURITY', /outside/, join(d, INDEX_FILE));
+    expectExportError(() => openSafetensors(d), 'E_SECURITY', /outside/, { file: join(d, INDEX_FILE) });
 
     d = mk({}, {}, '{"weight_map": ');
-    expectExportError(() => openSafetensors(d), 'E_FORMAT', /not valid UTF-8 JSON/, join(d, INDEX_FILE));
+    expectExportError(() => openSafetensors(d), 'E_FORMAT', /not valid UTF-8 JSON/, { file: join(d, INDEX_FILE) });
     d = mk({}, {}, '{"metadata": {}}');
-    expectExportError(() => openSafetensors(d), 'E_FORMAT', /no weight_map/, join(d, INDEX_FILE));
+    expectExportError(() => openSafetensors(d), 'E_FORMAT', /no weight_map/, { file: join(d, INDEX_FILE) });
     d = mk({}, {}, '{"weight_map": {"a": 3}}');
-    expectExportError(() => openSafetensors(d), 'E_FORMAT', /not a file name/, join(d, INDEX_FILE));
+    expectExportError(() => openSafetensors(d), 'E_FORMAT', /not a file name/, { file: join(d, INDEX_FILE) });
     d = mk({}, {}, '{"weight_map": {}, "metadata": "x"}');
-    expectExportError(() => openSafetensors(d), 'E_FORMAT', /metadata is not an object/, join(d, INDEX_FILE));
+    expectExportError(() => openSafetensors(d), 'E_FORMAT', /metadata is not an object/, { file: join(d, INDEX_FILE) });
   });
 
   it('reports a missing path or an empty directory as E_NOT_FOUND', () => {
-    expectExportError(() => openSafetensors(join(root, 'missing')), 'E_NOT_FOUND', /no such file/, join(root, 'missing'));
+    expectExportError(() => openSafetensors(join(root, 'missing')), 'E_NOT_FOUND', /no such file/, { file: join(root, 'missing') });
     const d = freshDir();
-    expectExportError(() => openSafetensors(d), 'E_NOT_FOUND', /no .* and no .safetensors files/, d);
+    expectExportError(() => openSafetensors(d), 'E_NOT_FOUND', /no .* and no .safetensors files/, { file: d });
   });
 });
 

@@ -6,7 +6,8 @@ import { basename, dirname, join, relative } from 'node:path';
 import { mutateBytes, mutateJson, mutateSafetensors, type Mutated } from './byte-ops.js';
 import { mutatePickle } from './pickle-ops.js';
 import { Rng } from './rng.js';
-import { findZips, mutateZip, rewriteTorchZip } from './zip-ops.js';
+import { findZips, mutateZip } from './zip-ops.js';
+import { rewriteTorchZip } from '../support/torch-archive.js';
 import { readZip } from '../../lib/formats/zip.js';
 import { FIXTURES } from '../support/fixtures.js';
 
@@ -124,7 +125,7 @@ function mutateFile(rng: Rng, path: string, rel: string, bases: readonly Base[])
         m = { bytes: b, what: `${e.what} (in place)` };
       } else {
         const pre = (readZip(path).entries.keys().next().value as string).split('/')[0];
-        m = { bytes: rewriteTorchZip(path, 'data.pkl', e.bytes), what: `${e.what} (zip rebuilt, ${pre})` };
+        m = { bytes: rewriteTorchZip(path, { 'data.pkl': e.bytes }), what: `${e.what} (zip rebuilt, ${pre})` };
       }
     } else if (r < 0.75) m = mutateZip(rng, input);
   } else if (name === '.metadata') {

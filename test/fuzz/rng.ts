@@ -1,16 +1,15 @@
-// A small seeded PRNG (mulberry32) so every fuzz input can be re-created from (seed, index).
+// The fuzzers' view of the tests' seeded PRNG (test/support/rng.ts), so every fuzz input can be re-created
+// from (seed, index).
+import { rng } from '../support/rng.js';
 
 export class Rng {
-  private s: number;
+  private readonly r: ReturnType<typeof rng>;
   constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
+    this.r = rng(seed >>> 0 || 0x9e3779b9);
   }
   /** uniform in [0, 1) */
   next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.r.next();
   }
   /** integer in [0, n) */
   int(n: number): number {

@@ -1,11 +1,7 @@
 // Structure-aware zip mutations: the end records, central directory entries and local headers of every zip in a
 // file (a legacy .pt is one zip; a .distcp holds one zip per item) get boundary values in their count, size,
-// offset and length fields, names are renamed or duplicated, signatures broken. Also rebuilds a torch zip with a
-// replaced record, so pickles of any length can be spliced in.
-import { readFileSync } from 'node:fs';
-import { readZip } from '../../lib/formats/zip.js';
-import { TorchZipWriter } from '../../bench/generate/zip-writer.js';
-import type { Sink } from '../../bench/generate/sink.js';
+// offset and length fields, names are renamed or duplicated, signatures broken. (Splicing in a pickle of another
+// length rebuilds the zip: rewriteTorchZip in test/support/torch-archive.ts.)
 import { type Rng, interestingInt } from './rng.js';
 
 export interface ZipLayout {
@@ -108,32 +104,4 @@ export function mutateZip(rng: Rng, input: Buffer): { bytes: Buffer; what: strin
   const at = z.central[i] ?? z.eocd;
   b.fill(rng.pick([0, 0xff]), at, Math.min(b.length, at + 1 + rng.int(64)));
   return { bytes: b, what: `${where} bytes at central[${i}] overwritten` };
-}
-
-class MemorySink implements Sink {
-  private parts: Buffer[] = [];
-  position = 0;
-  write(chunk: Uint8Array): void {
-    this.parts.push(Buffer.from(chunk));
-    this.position += chunk.length;
-  }
-  bytes(): Buffer {
-    return Buffer.concat(this.parts);
-  }
-}
-
-/** The torch zip at `path` rewritten with `record` (e.g. `data.pkl`) replaced by `data`; CRCs and offsets correct. */
-export function rewriteTorchZip(path: string, record: string, data: Uint8Array): Buffer {
-  const z = readZip(path);
-  const names = [...z.entries.keys()];
-  const prefix = names[0]!.split('/')[0]!;
-  const sink = new MemorySink();
-  const w = new TorchZipWriter(sink, prefix);
-  const file = readFileSync(path);
-  for (const [name, e] of z.entries) {
-    const rec = name.slice(prefix.length + 1);
-    w.add(rec, rec === record ? data : file.subarray(e.dataOffset, e.dataOffset + e.size));
-  }
-  w.finish();
-  return sink.bytes();
 }

@@ -1,8 +1,8 @@
 // Test support: a torch.save file past 4 GiB without using 4 GiB of disk (all-zero chunks become holes of
 // a sparse file), to exercise the zip64 paths of the generator's zip writer.
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
-import type { Sink } from '../../bench/generate/sink.js';
-import { tensorValue, torchSave, type TensorData } from '../../bench/generate/torch-save.js';
+import type { Sink } from '../../tools/generate/sink.js';
+import { tensorValue, torchSave, type TensorData } from '../../tools/generate/torch-save.js';
 
 /** A sink that leaves holes for all-zero chunks: a sparse file, so a > 4 GiB zip costs no disk. */
 class SparseSink implements Sink {

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateCheckpoint, type GenerateManifest } from '../../bench/generate/generate.js';
-import { presetSpec } from '../../bench/generate/model.js';
-import { fillBlock, type GenDType } from '../../bench/generate/values.js';
+import { generateCheckpoint, type GenerateManifest } from '../../tools/generate/generate.js';
+import { presetSpec } from '../../tools/generate/model.js';
+import { fillBlock, type GenDType } from '../../tools/generate/values.js';
 import { BIG, writeBigZip } from './big-zip.js';
 import { readBytes, zipLayout } from './zip-layout.js';
 

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateCheckpoint } from '../../bench/generate/generate.js';
-import { presetSpec, type Family } from '../../bench/generate/model.js';
+import { generateCheckpoint } from '../../tools/generate/generate.js';
+import { presetSpec, type Family } from '../../tools/generate/model.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { materialize } from '../support/materialize.js';
 

@@ -1,4 +1,4 @@
-// Test-only, independent of bench/generate: walks a zip's end records and central directory the way
+// Test-only, independent of tools/generate: walks a zip's end records and central directory the way
 // PyTorch's reader does (zip64 end record preferred, zip64 extras applied, data offset from the local header).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 

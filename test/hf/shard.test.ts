@@ -1,19 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseSize, planShards, shardIndex, tensorBytes } from '../../lib/hf/shard.js';
-
-describe('parseSize', () => {
-  test('decimal units as transformers reads them, binary units, plain bytes', () => {
-    expect(parseSize('5GB')).toBe(5_000_000_000);
-    expect(parseSize('500MB')).toBe(500_000_000);
-    expect(parseSize('2GiB')).toBe(2 * 1024 ** 3);
-    expect(parseSize('1.5kb')).toBe(1500);
-    expect(parseSize('4096')).toBe(4096);
-    expect(parseSize(10)).toBe(10);
-  });
-  test('nonsense is E_USAGE', () => {
-    for (const bad of ['', 'GB', '5XB', '-1GB', '0', '1e3']) expect(() => parseSize(bad)).toThrow(/E_USAGE/);
-  });
-});
+import { planShards, shardIndex, tensorBytes } from '../../lib/hf/shard.js';
 
 describe('planShards', () => {
   const tensors = Array.from({ length: 23 }, (_, i) => ({ name: `t${i}`, dtype: (i % 3 === 0 ? 'float32' : 'bfloat16') as 'float32' | 'bfloat16', shape: [1 + ((i * 7) % 11), 16] }));

@@ -1,4 +1,4 @@
-// Real PyTorch reads what bench/generate writes: torch.load (weights_only=False, and weights_only=True with
+// Real PyTorch reads what tools/generate writes: torch.load (weights_only=False, and weights_only=True with
 // argparse.Namespace + signal.Signals allow-listed) of every legacy model_optim_rng.pt, and
 // torch.distributed.checkpoint.load of every torch_dist directory into pre-allocated global tensors. Every
 // tensor torch sees must have the dtype, shape and sha256 the generator's sidecar records, be finite and
@@ -10,8 +10,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateCheckpoint } from '../../bench/generate/generate.js';
-import { presetSpec, type Family, type ModelSpec } from '../../bench/generate/model.js';
+import { generateCheckpoint } from '../../tools/generate/generate.js';
+import { presetSpec, type Family, type ModelSpec } from '../../tools/generate/model.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { BIG, writeBigZip } from '../generate/big-zip.js';
 import { materialize } from '../support/materialize.js';

@@ -1,4 +1,4 @@
-"""Interop check for generated Megatron checkpoints: real PyTorch must load what bench/generate wrote,
+"""Interop check for generated Megatron checkpoints: real PyTorch must load what tools/generate wrote,
 and every tensor's bytes must hash to what the generator's sidecar (mcore-generate.json) says.
 Usage: python generator_check.py <checkpoint root>   → prints one JSON line with the findings."""
 import argparse

@@ -11,15 +11,15 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { DTypeName } from '../../lib/tensor/dtype.js';
-import { generateCheckpoint } from '../../bench/generate/generate.js';
-import { presetSpec } from '../../bench/generate/model.js';
+import { generateCheckpoint } from '../../tools/generate/generate.js';
+import { presetSpec } from '../../tools/generate/model.js';
 import { exportHf } from '../../lib/hf/export.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { executePlan } from '../../lib/plan/execute.js';
 import { exportTrtllm, type ExportTrtllmOptions } from '../../lib/trtllm/export.js';
 import { FIXTURES } from '../support/fixtures.js';
 import { PYTHON_CANDIDATES } from '../support/python.js';
-import { f32ToBf16 } from '../trtllm/support/plan-eval.js';
+import { f32ToBits, narrow } from '../support/ieee.js';
 import { readSafetensors } from '../trtllm/support/rank-diff.js';
 import { loadCheckpoint } from '../trtllm/support/trtllm-loader.js';
 
@@ -114,7 +114,7 @@ describe.each(MODELS)('%s', (model) => {
           continue;
         }
         const f = new Float32Array(t.bytes.slice().buffer);
-        const want = Uint16Array.from(f, (x) => f32ToBf16(x));
+        const want = Uint16Array.from(f, (x) => narrow('bfloat16', f32ToBits(x)));
         expect([name, Buffer.from(got.bytes).equals(Buffer.from(want.buffer))]).toEqual([name, true]);
       }
     }
@@ -133,7 +133,7 @@ test("negative control: Megatron's layernorm-1p (--megatron-compat, +1 in bfloat
   expect(ours!.rel_err).toBeLessThan(TOLERANCE);
 });
 
-// No fixture has a QKV-only bias and no Megatron logits exist for one: bench/generate makes a GPT checkpoint with
+// No fixture has a QKV-only bias and no Megatron logits exist for one: tools/generate makes a GPT checkpoint with
 // --add-qkv-bias --disable-bias-linear (random nonzero biases), and the reference is transformers' GPT2LMHeadModel
 // on our Hugging Face export of it (that export path reproduces Megatron's logits on the fixtures, hf-logits.test.ts).
 test('class 3, GPT with QKV bias only: ours matches the model, Megatron\'s `bias: false` drops the QKV biases', async (ctx) => {

@@ -3,7 +3,7 @@
 Usage: python trtllm_forward.py CASES_JSON   where CASES_JSON is a list of
   {"dir": TRT-LLM checkpoint dir, "logits": fixture logits .safetensors, "gelu": "tanh"|"erf"}, or
   {"dir": ..., "hf": Hugging Face dir of the same model}: the reference is then transformers' forward of that
-  directory on fixed random token ids (for checkpoints without Megatron logits, e.g. from bench/generate)
+  directory on fixed random token ids (for checkpoints without Megatron logits, e.g. from tools/generate)
 Prints one JSON line per case: max|Δ| / max|ref| over the config's vocab_size columns.
 
 Written from TensorRT-LLM's source (NVIDIA/TensorRT-LLM, 1.x era), never from our exporter:

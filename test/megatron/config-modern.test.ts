@@ -7,14 +7,8 @@ import { describe, expect, test } from 'vitest';
 import { configFromArgs } from '../../lib/megatron/config.js';
 import { explainModelFamily, guessModelType } from '../../lib/megatron/model-type.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
-import { errorOf } from '../support/errors.js';
+import { expectExportError } from '../support/errors.js';
 import { modernFixture } from '../support/fixtures.js';
-
-function expectExportError(f: () => unknown, code: string, message: RegExp): void {
-  const e = errorOf(f);
-  expect(e.code).toBe(code);
-  expect(e.message).toMatch(message);
-}
 
 const manifest = JSON.parse(readFileSync(modernFixture('manifest.json'), 'utf8'));
 const MODELS = ['qwen2', 'qwen3', 'qwen3_moe', 'deepseek', 'deepseek_mla'] as const;

@@ -14,7 +14,7 @@ import { namingScheme } from '../../lib/megatron/te-names.js';
 import type { Tensor } from '../../lib/tensor/tensor.js';
 import { materialize } from '../support/materialize.js';
 import { PickleWriter } from '../support/pickle-writer.js';
-import { renameStrings, replaceNoneAfterKeys, rewriteTorchSave } from '../support/torch-archive.js';
+import { renameStrings, replaceNoneAfterKeys, rewriteTorchZip } from '../support/torch-archive.js';
 import { fixture } from '../support/fixtures.js';
 
 const FIX = fixture('megatron');
@@ -47,16 +47,14 @@ function teCopy(model: string): string {
   const ranks = ['mp_rank_00', 'mp_rank_01'];
   for (const r of ranks) {
     mkdirSync(join(root, 'iter_0000010', r), { recursive: true });
-    rewriteTorchSave(
-      join(FIX, model, 'torch/tp2pp1/iter_0000010', r, 'model_optim_rng.pt'),
-      join(root, 'iter_0000010', r, 'model_optim_rng.pt'),
-      (pkl) => {
-        const renamed = renameStrings(pkl, teName);
-        const withBytesIO = replaceNoneAfterKeys(renamed, /self_attention\.linear_(qkv|proj)\._extra_state$/, bytesIO);
-        return replaceNoneAfterKeys(withBytesIO, /mlp\.linear_fc[12]\._extra_state$/, uint8Tensor);
-      },
-      { 'data/te_extra': Uint8Array.from([1, 2, 3, 4]) },
-    );
+    const pt = join(FIX, model, 'torch/tp2pp1/iter_0000010', r, 'model_optim_rng.pt');
+    const editPickle = (pkl: Uint8Array): Uint8Array => {
+      const renamed = renameStrings(pkl, teName);
+      const withBytesIO = replaceNoneAfterKeys(renamed, /self_attention\.linear_(qkv|proj)\._extra_state$/, bytesIO);
+      return replaceNoneAfterKeys(withBytesIO, /mlp\.linear_fc[12]\._extra_state$/, uint8Tensor);
+    };
+    const edits = { 'data.pkl': editPickle, 'data/te_extra': Uint8Array.from([1, 2, 3, 4]) };
+    writeFileSync(join(root, 'iter_0000010', r, 'model_optim_rng.pt'), rewriteTorchZip(pt, edits));
   }
   writeFileSync(join(root, 'latest_checkpointed_iteration.txt'), '10');
   return root;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadNative } from '../../lib/native.js';
 import { DTYPES, type DType } from '../../lib/tensor/dtype.js';
 import { convertBits } from '../support/ieee.js';
+import { rng } from '../support/rng.js';
 
 const native = loadNative();
 const FLOATS: DType[] = ['float32', 'float16', 'bfloat16', 'float8_e4m3fn', 'float8_e5m2'];
@@ -38,19 +39,10 @@ function mismatches(src: DType, dst: DType, bits: ArrayLike<number>, affine?: { 
 const ALL16 = Uint32Array.from({ length: 65536 }, (_, i) => i);
 const ALL8 = Uint32Array.from({ length: 256 }, (_, i) => i);
 
-/** Deterministic xorshift so failures reproduce. */
+/** Seeded random words so failures reproduce. */
 function randomBits(n: number, seed: number): Uint32Array {
-  let x = seed >>> 0 || 1;
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x;
-  }
-  return out;
+  const r = rng(seed);
+  return Uint32Array.from({ length: n }, r.u32);
 }
 
 const SPECIALS = Uint32Array.from([

@@ -11,25 +11,11 @@ import { type DType, itemsize } from '../../lib/tensor/dtype.js';
 import { contiguousStrides, numel } from '../../lib/tensor/shape.js';
 import type { Storage, View } from '../../lib/tensor/view.js';
 import { referenceFile } from '../support/reference-executor.js';
+import { rng, type Rng } from '../support/rng.js';
 
 // tmpfs when available: the test is about bytes, not about fsync latency of a disk
 const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'mcore-diff-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Deterministic generator so a failing seed can be replayed. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-  return { next, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)), pick: <T>(a: readonly T[]) => a[Math.floor(next() * a.length)]! };
-}
-type Rng = ReturnType<typeof rng>;
 
 const FLOATS: DType[] = ['float32', 'float16', 'bfloat16', 'float8_e4m3fn', 'float8_e5m2'];
 const OTHERS: DType[] = ['int8', 'uint8', 'int32', 'int64', 'bool'];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readZip } from '../../lib/formats/zip.js';
-import { rewriteTorchZip } from '../fuzz/zip-ops.js';
+import { rewriteTorchZip } from '../support/torch-archive.js';
 import { cli } from '../support/cli.js';
 import { copyFixture } from '../support/files.js';
 import { FIXTURES } from '../support/fixtures.js';
@@ -84,7 +84,7 @@ describe('malicious pickles in full checkpoint directories', () => {
         const dir = copyFixture(`megatron/llama/${format}/tp1pp1`, join(work, `${format}-${i}`));
         const canary = join(work, `canary-${format}-${i}`);
         const evil = p.make(canary);
-        if (format === 'torch') writeFileSync(join(dir, LEGACY_PT), rewriteTorchZip(join(dir, LEGACY_PT), 'data.pkl', evil));
+        if (format === 'torch') writeFileSync(join(dir, LEGACY_PT), rewriteTorchZip(join(dir, LEGACY_PT), { 'data.pkl': evil }));
         else writeFileSync(join(dir, 'iter_0000010', '.metadata'), evil);
         const codes = p.codes ?? ['E_SECURITY'];
         for (const cmd of ['inspect', 'trtllm', 'hf']) {

@@ -9,7 +9,7 @@ import { openCheckpoint } from '../../lib/megatron/open.js';
 import { writeFileAtomic } from '../../lib/export/out-dir.js';
 import type { PlanExecutor } from '../../lib/export/executor.js';
 import { exportTrtllmShare } from '../../lib/scale/partitioned-export.js';
-import { planFileBytes } from '../trtllm/support/plan-eval.js';
+import { referenceFile } from '../support/reference-executor.js';
 
 const [ckptPath, outDir, tp, pp, assignment] = process.argv.slice(2);
 const hang = process.env.SHARE_TEST_HANG === '1';
@@ -17,7 +17,7 @@ const hang = process.env.SHARE_TEST_HANG === '1';
 const atomicExecutor: PlanExecutor = async (plan) => {
   const files = [];
   for (const f of plan.files) {
-    const bytes = planFileBytes(f);
+    const bytes = referenceFile(f);
     if (hang) {
       const fd = openSync(join(dirname(f.path), `.${basename(f.path)}.tmp-${process.pid}-hang`), 'wx');
       writeSync(fd, bytes, 0, bytes.byteLength >> 1);

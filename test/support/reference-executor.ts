@@ -1,8 +1,9 @@
-// Test-only: executes a CopyPlan in plain TypeScript, element by element, with the independent IEEE casts
-// of ./ieee.ts. The native executor must produce the same bytes.
-import { safetensorsLayout } from '../../lib/formats/safetensors-writer.js';
-import type { CopyPlan, PlanFile, PlanPiece } from '../../lib/plan/plan.js';
-import { type DType, itemsize } from '../../lib/tensor/dtype.js';
+// Test-only: the one reference evaluator of copy plans, in plain TypeScript, element by element, with the
+// independent IEEE casts of ./ieee.ts; files are serialised as Python's `safetensors.torch.save_file` writes
+// them (header built here, not by lib/formats/safetensors-writer.ts). The native executor must produce the same
+// bytes, and conversion rules are checked against reference files through it.
+import type { CopyPlan, PlanFile, PlanPiece, PlanTensor } from '../../lib/plan/plan.js';
+import { type DType, DTYPES, itemsize } from '../../lib/tensor/dtype.js';
 import { numel } from '../../lib/tensor/shape.js';
 import { reach } from '../../lib/tensor/view.js';
 import { convertBits } from './ieee.js';
@@ -20,6 +21,7 @@ function writeElement(out: Uint8Array, at: number, size: number, v: number): voi
   }
 }
 
+/** Writes piece `p` of a tensor of dtype `dst` whose data starts at byte `tensorStart` of `out`. */
 function runPiece(p: PlanPiece, dst: DType, out: Uint8Array, tensorStart: number): void {
   const v = p.src;
   const r = reach(v);
@@ -29,7 +31,8 @@ function runPiece(p: PlanPiece, dst: DType, out: Uint8Array, tensorStart: number
   const bytes = readStorage(v.storage, r.min * sSize, (r.max - r.min + 1) * sSize);
   const n = numel(v.shape);
   const idx = new Array<number>(v.shape.length).fill(0);
-  const wide = sSize === 8; // int64: copy bytes, never through numbers
+  // same dtype and no arithmetic (and int64 always): the bytes themselves, never through numbers
+  const copy = sSize === 8 || (v.dtype === dst && !p.affine);
   for (let k = 0; k < n; k++) {
     let s = v.offset - r.min;
     let d = p.dstOffset;
@@ -37,8 +40,8 @@ function runPiece(p: PlanPiece, dst: DType, out: Uint8Array, tensorStart: number
       s += idx[i]! * v.strides[i]!;
       d += idx[i]! * p.dstStrides[i]!;
     }
-    if (wide) {
-      out.set(bytes.subarray(s * 8, s * 8 + 8), tensorStart + d * 8);
+    if (copy) {
+      out.set(bytes.subarray(s * sSize, s * sSize + sSize), tensorStart + d * dSize);
     } else {
       const bits = readElement(bytes, s * sSize, sSize);
       writeElement(out, tensorStart + d * dSize, dSize, convertBits(v.dtype, dst, bits, p.affine));
@@ -50,15 +53,45 @@ function runPiece(p: PlanPiece, dst: DType, out: Uint8Array, tensorStart: number
   }
 }
 
-/** The bytes of one output file. */
-export function referenceFile(file: PlanFile): Uint8Array {
-  const layout = safetensorsLayout(file.tensors, file.metadata);
-  const out = new Uint8Array(layout.size);
-  out.set(layout.header, 0);
-  file.tensors.forEach((t, i) => {
-    for (const p of t.pieces) runPiece(p, t.dtype, out, layout.tensors[i]!.begin);
+/** The bytes of one plan tensor, contiguous, in its output dtype. */
+export function evalPlanTensor(t: PlanTensor): Uint8Array {
+  const out = new Uint8Array(numel(t.shape) * itemsize(t.dtype));
+  for (const p of t.pieces) runPiece(p, t.dtype, out, 0);
+  return out;
+}
+
+/**
+ * A safetensors file as Python's `safetensors.torch.save_file` writes it, tensors in the given order: the JSON
+ * header (`__metadata__` first, keys in insertion order, no spaces), space-padded to a multiple of 8 bytes.
+ */
+export function safetensorsBytes(tensors: readonly PlanTensor[], metadata?: Readonly<Record<string, string>>): Uint8Array {
+  const entries: string[] = [];
+  if (metadata && Object.keys(metadata).length) {
+    entries.push(`"__metadata__":{${Object.entries(metadata).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+  }
+  let size = 0;
+  const begins = tensors.map((t) => {
+    const begin = size;
+    size += numel(t.shape) * itemsize(t.dtype);
+    entries.push(`${JSON.stringify(t.name)}:{"dtype":"${DTYPES[t.dtype].safetensors}","shape":[${t.shape.join(',')}],"data_offsets":[${begin},${size}]}`);
+    return begin;
+  });
+  const json = new TextEncoder().encode(`{${entries.join(',')}}`);
+  const headerLength = Math.ceil(json.byteLength / 8) * 8;
+  const dataStart = 8 + headerLength;
+  const out = new Uint8Array(dataStart + size);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.byteLength, dataStart);
+  tensors.forEach((t, i) => {
+    for (const p of t.pieces) runPiece(p, t.dtype, out, dataStart + begins[i]!);
   });
   return out;
+}
+
+/** The bytes of one output file. */
+export function referenceFile(file: PlanFile): Uint8Array {
+  return safetensorsBytes(file.tensors, file.metadata);
 }
 
 export function referenceExecute(plan: CopyPlan): Map<string, Uint8Array> {

@@ -3,7 +3,7 @@
 // one chunk per (layer, expert, TP piece) as Megatron's sharded state dicts cut it (test/support/reshard-legacy.ts
 // cutOf: column / row / gated [gate_t | up_t] as two chunks / replicated written once), each chunk in the
 // `.distcp` file of the rank that owns it (TP rank t, expert rank e → file __{t + TP·e}_0.distcp), with a DCP
-// `.metadata` from the generator's writer (bench/generate/dist.ts) and the args saying the new layout.
+// `.metadata` from the generator's writer (tools/generate/dist.ts) and the args saying the new layout.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTorchSave } from '../../lib/formats/torch-save.js';
@@ -14,10 +14,10 @@ import { itemsize } from '../../lib/tensor/dtype.js';
 import { contiguousStrides, numel } from '../../lib/tensor/shape.js';
 import type { Tensor } from '../../lib/tensor/tensor.js';
 import type { View } from '../../lib/tensor/view.js';
-import { M, metadataValue, size, storageInfo, type KeyMeta } from '../../bench/generate/dist.js';
-import { pickle, py, type PyObj, type PyValue } from '../../bench/generate/pickle.js';
-import { FileSink } from '../../bench/generate/sink.js';
-import { bytesTensor, tensorValue, torchSave, type StorageDType } from '../../bench/generate/torch-save.js';
+import { M, metadataValue, size, storageInfo, type KeyMeta } from '../../tools/generate/dist.js';
+import { pickle, py, type PyObj, type PyValue } from '../../tools/generate/pickle.js';
+import { FileSink } from '../../tools/generate/sink.js';
+import { bytesTensor, tensorValue, torchSave, type StorageDType } from '../../tools/generate/torch-save.js';
 import { materialize } from './materialize.js';
 import { cutOf, plainArgs, type Cut } from './reshard-legacy.js';
 

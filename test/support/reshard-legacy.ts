@@ -1,7 +1,7 @@
 // Test-only: re-shards a TP1 PP1 legacy Megatron checkpoint (a real fixture) into another training layout —
 // TP, PP and EP ranks, the grouped-GEMM expert spellings (TEGroupedMLP `linear_fc1.weight<j>`, legacy GroupedMLP
 // `experts.weight1/weight2`) and the Transformer Engine norm spellings — writing real `mp_rank_*` torch.save
-// files with the generator's writer (bench/generate). The cuts follow Megatron's layers, written out here on
+// files with the generator's writer (tools/generate). The cuts follow Megatron's layers, written out here on
 // their own (not the reader's rule table), so a reader that opens the result and gets the TP1 tensors back
 // has inverted Megatron's sharding:
 //   column-parallel (dim 0): linear_qkv, linear_fc1 (gated: each rank [gate_t; up_t]), word embeddings, output
@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { readTorchSave } from '../../lib/formats/torch-save.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import { itemsize } from '../../lib/tensor/dtype.js';
-import { py, type PyValue } from '../../bench/generate/pickle.js';
-import { FileSink } from '../../bench/generate/sink.js';
-import { bytesTensor, tensorValue, torchSave, type StorageDType } from '../../bench/generate/torch-save.js';
+import { py, type PyValue } from '../../tools/generate/pickle.js';
+import { FileSink } from '../../tools/generate/sink.js';
+import { bytesTensor, tensorValue, torchSave, type StorageDType } from '../../tools/generate/torch-save.js';
 import { materialize } from './materialize.js';
 
 export type ExpertStyle = 'sequential' | 'te-grouped' | 'legacy-grouped';

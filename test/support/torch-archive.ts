@@ -1,75 +1,76 @@
-// Test-only: rewrites a torch.save archive with an edited pickle (renamed keys, replaced values), writing a
-// fresh STORED zip with correct CRCs. Fixtures are never edited: the copy goes to the path given.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
-import { readZip, readZipEntry } from '../../lib/formats/zip.js';
+// Test-only: the one rewriter of torch.save archives. Rebuilds a torch zip with records replaced (an edited pickle,
+// a spliced-in payload) or added, written by the generator's torch-style zip writer so CRCs, offsets and
+// alignment are right. Fixtures are never edited: callers write the bytes to a copy.
+import { readFileSync } from 'node:fs';
+import { readZip } from '../../lib/formats/zip.js';
+import type { Sink } from '../../tools/generate/sink.js';
+import { TorchZipWriter } from '../../tools/generate/zip-writer.js';
 
-/** `extra` adds records (names relative to the archive prefix, e.g. `data/te0`). */
-export function rewriteTorchSave(src: string, dst: string, edit: (pkl: Uint8Array) => Uint8Array, extra: Record<string, Uint8Array> = {}): void {
-  const z = readZip(src);
-  const raw = readFileSync(src);
-  const prefix = z.entries.keys().next().value!.split('/')[0]!;
-  const records: [string, Uint8Array][] = [...z.entries.values()].map((e) => [
-    e.name,
-    e.name.endsWith('/data.pkl') ? edit(readZipEntry(z, e.name)) : raw.subarray(e.dataOffset, e.dataOffset + e.size),
-  ]);
-  for (const [n, d] of Object.entries(extra)) records.push([`${prefix}/${n}`, d]);
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [entryName, data] of records) {
-    const name = Buffer.from(entryName);
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, Buffer.from(data));
-    centrals.push(central, name);
-    offset += 30 + name.length + data.length;
+class MemorySink implements Sink {
+  private parts: Buffer[] = [];
+  position = 0;
+  write(chunk: Uint8Array): void {
+    this.parts.push(Buffer.from(chunk));
+    this.position += chunk.length;
   }
-  const cd = Buffer.concat(centrals);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(records.length, 8);
-  eocd.writeUInt16LE(records.length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(offset, 16);
-  writeFileSync(dst, Buffer.concat([...locals, cd, eocd]));
+  bytes(): Buffer {
+    return Buffer.concat(this.parts);
+  }
 }
 
-/** Renames BINUNICODE strings equal to a key of `names` (state-dict keys are pickled as BINUNICODE). */
+/** New bytes for a record, or a function of its old bytes. */
+export type RecordEdit = Uint8Array | ((old: Uint8Array) => Uint8Array);
+
+/**
+ * The torch zip at `src` rebuilt with `edits` (record names relative to the archive prefix, e.g. `data.pkl`,
+ * `data/te0`): a named record that exists is replaced in place, one that does not is appended (bytes only).
+ */
+export function rewriteTorchZip(src: string, edits: Readonly<Record<string, RecordEdit>>): Buffer {
+  const z = readZip(src);
+  const file = readFileSync(src);
+  const prefix = [...z.entries.keys()][0]!.split('/')[0]!;
+  const sink = new MemorySink();
+  const w = new TorchZipWriter(sink, prefix);
+  const seen = new Set<string>();
+  for (const [name, e] of z.entries) {
+    const rec = name.slice(prefix.length + 1);
+    const old = file.subarray(e.dataOffset, e.dataOffset + e.size);
+    const edit = edits[rec];
+    seen.add(rec);
+    w.add(rec, edit === undefined ? old : typeof edit === 'function' ? edit(old) : edit);
+  }
+  for (const [rec, edit] of Object.entries(edits)) {
+    if (seen.has(rec)) continue;
+    if (typeof edit === 'function') throw new Error(`rewriteTorchZip: ${src} has no record ${rec} to edit`);
+    w.add(rec, edit);
+  }
+  w.finish();
+  return sink.bytes();
+}
+
+/** The BINUNICODE string (opcode `X`, u32 length, UTF-8; under 512 bytes, as state-dict keys) at `i`, if any. */
+function binUnicodeAt(b: Buffer, i: number): { s: string; end: number } | null {
+  if (b[i] !== 0x58 || i + 5 > b.length) return null;
+  const n = b.readUInt32LE(i + 1);
+  if (n >= 512 || i + 5 + n > b.length) return null;
+  return { s: b.subarray(i + 5, i + 5 + n).toString('utf8'), end: i + 5 + n };
+}
+
+/** Renames BINUNICODE strings for which `rename` answers (state-dict keys are pickled as BINUNICODE). */
 export function renameStrings(pkl: Uint8Array, rename: (s: string) => string | undefined): Uint8Array {
   const out: number[] = [];
   const b = Buffer.from(pkl);
   let i = 0;
   while (i < b.length) {
-    if (b[i] === 0x58 && i + 5 <= b.length) {
-      const n = b.readUInt32LE(i + 1);
-      if (n < 512 && i + 5 + n <= b.length) {
-        const s = b.subarray(i + 5, i + 5 + n).toString('utf8');
-        const to = /^[\w.]+$/.test(s) ? rename(s) : undefined;
-        if (to !== undefined) {
-          const nb = Buffer.from(to, 'utf8');
-          const len = Buffer.alloc(4);
-          len.writeUInt32LE(nb.length);
-          out.push(0x58, ...len, ...nb);
-          i += 5 + n;
-          continue;
-        }
-      }
+    const str = binUnicodeAt(b, i);
+    const to = str && /^[\w.]+$/.test(str.s) ? rename(str.s) : undefined;
+    if (str && to !== undefined) {
+      const nb = Buffer.from(to, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(nb.length);
+      out.push(0x58, ...len, ...nb);
+      i = str.end;
+      continue;
     }
     out.push(b[i]!);
     i++;
@@ -87,21 +88,16 @@ export function replaceNoneAfterKeys(pkl: Uint8Array, keyPattern: RegExp, replac
   let from = 0;
   let i = 0;
   while (i < b.length) {
-    if (b[i] === 0x58 && i + 5 <= b.length) {
-      const n = b.readUInt32LE(i + 1);
-      if (n < 512 && i + 5 + n <= b.length) {
-        const s = b.subarray(i + 5, i + 5 + n).toString('utf8');
-        if (keyPattern.test(s)) {
-          let j = i + 5 + n;
-          if (b[j] === 0x71) j += 2;
-          else if (b[j] === 0x72) j += 5;
-          if (b[j] === 0x4e) {
-            parts.push(b.subarray(from, j), Buffer.from(replacement(s)));
-            from = j + 1;
-            i = j + 1;
-            continue;
-          }
-        }
+    const str = binUnicodeAt(b, i);
+    if (str && keyPattern.test(str.s)) {
+      let j = str.end;
+      if (b[j] === 0x71) j += 2;
+      else if (b[j] === 0x72) j += 5;
+      if (b[j] === 0x4e) {
+        parts.push(b.subarray(from, j), Buffer.from(replacement(str.s)));
+        from = j + 1;
+        i = j + 1;
+        continue;
       }
     }
     i++;

@@ -6,6 +6,7 @@ import type { Tensor } from '../../lib/tensor/tensor.js';
 import { fromView } from '../../lib/tensor/tensor.js';
 import type { View } from '../../lib/tensor/view.js';
 import { materialize } from '../support/materialize.js';
+import { rng, type Rng } from '../support/rng.js';
 
 export interface Ref {
   readonly shape: number[];
@@ -106,29 +107,7 @@ export function readTensor(t: Tensor): number[] {
   return Array.from(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
 }
 
-/** Seeded PRNG (mulberry32): the same cases every run, different cases per seed. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)); // inclusive
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
-  const shuffle = <T>(xs: readonly T[]): T[] => {
-    const out = [...xs];
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = int(0, i);
-      [out[i], out[j]] = [out[j]!, out[i]!];
-    }
-    return out;
-  };
-  return { next, int, pick, shuffle, chance: (p: number) => next() < p };
-}
-export type Rng = ReturnType<typeof rng>;
+export { rng, type Rng };
 
 export function randomShape(r: Rng, maxRank = 4, maxDim = 4, minDim = 0): number[] {
   return Array.from({ length: r.int(0, maxRank) }, () => r.int(minDim, maxDim));

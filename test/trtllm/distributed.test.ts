@@ -8,7 +8,7 @@ import { helperOptionsFor } from '../../lib/trtllm/export.js';
 import { TRTLLMHelper, type TrtllmPretrainedConfig, type TrtllmRankWeights } from '../../lib/trtllm/helper.js';
 import { codeOf as code } from '../support/errors.js';
 import { FIXTURES, headerText, legacyShard, MODEL_TYPE, type ReferenceCase, referenceCases } from './support/fixtures.js';
-import { evalPlanTensor, safetensorsBytes } from './support/plan-eval.js';
+import { evalPlanTensor, safetensorsBytes } from '../support/reference-executor.js';
 import { rankDiff } from './support/rank-diff.js';
 
 const cases = referenceCases().filter((c) => c.distributed);

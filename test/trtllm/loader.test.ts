@@ -13,7 +13,8 @@ import { helperOptionsFor } from '../../lib/trtllm/export.js';
 import { TRTLLMHelper } from '../../lib/trtllm/helper.js';
 import { materialize } from '../support/materialize.js';
 import { FIXTURES, MODEL_TYPE, REFERENCE, referenceCases } from './support/fixtures.js';
-import { evalPlanTensor, f32ToF16 } from './support/plan-eval.js';
+import { evalPlanTensor } from '../support/reference-executor.js';
+import { f32ToBits, narrow } from '../support/ieee.js';
 import { readSafetensors } from './support/rank-diff.js';
 import { loadCheckpoint, type LoadResult } from './support/trtllm-loader.js';
 
@@ -132,7 +133,7 @@ describe("Megatron's reference conversions read by the same loader", () => {
     const gptnext = open('gptnext');
     const g = materialize(gptnext.tensors.get('decoder.layers.0.input_layernorm.weight')!);
     const gamma = (i: number) => new Float32Array(new Uint32Array([(g[2 * i]! | (g[2 * i + 1]! << 8)) << 16]).buffer)[0]!;
-    const want = Array.from({ length: 64 }, (_, i) => f32ToF16(Math.fround(gamma(i) + 1)));
+    const want = Array.from({ length: 64 }, (_, i) => narrow('float16', f32ToBits(gamma(i) + 1)));
     const f16 = (b: Uint8Array) => Array.from(new Uint16Array(b.slice().buffer));
     const ref = readSafetensors(readFileSync(join(REFERENCE, 'gptnext', 'tp1_pp1_float16', 'rank0.safetensors'))).get('transformer.layers.0.input_layernorm.weight')!;
     const megatron = f16(ref.bytes);

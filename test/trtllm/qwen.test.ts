@@ -18,7 +18,7 @@ import { TRTLLMHelper, type TRTLLMHelperOptions } from '../../lib/trtllm/helper.
 import { ppLayers } from '../../lib/trtllm/mapping.js';
 import { materialize } from '../support/materialize.js';
 import { modernFixture } from '../support/fixtures.js';
-import { evalPlanTensor } from './support/plan-eval.js';
+import { evalPlanTensor } from '../support/reference-executor.js';
 import { type LegacyLayout, reshardLegacy } from '../support/reshard-legacy.js';
 
 type Model = 'qwen2' | 'qwen3' | 'qwen3_moe';

@@ -9,7 +9,7 @@ import type { Checkpoint } from '../../lib/megatron/types.js';
 import { helperOptionsFor } from '../../lib/trtllm/export.js';
 import { TRTLLMHelper } from '../../lib/trtllm/helper.js';
 import { FIXTURES, headerText, MODEL_TYPE, type ReferenceCase, referenceCases } from './support/fixtures.js';
-import { evalPlanTensor, safetensorsBytes } from './support/plan-eval.js';
+import { evalPlanTensor, safetensorsBytes } from '../support/reference-executor.js';
 import { rankDiff, readSafetensors } from './support/rank-diff.js';
 
 const single = referenceCases().filter((c) => !c.distributed);

@@ -13,7 +13,7 @@ import { ppLayers } from '../../lib/trtllm/mapping.js';
 import { pyFloatRepr } from '../../lib/export/pyjson.js';
 import { verifyTrtllmDir } from '../../lib/trtllm/verify.js';
 import { materialize } from '../support/materialize.js';
-import { evalPlanTensor } from './support/plan-eval.js';
+import { evalPlanTensor } from '../support/reference-executor.js';
 import { FIXTURES } from './support/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mcore-trtllm-rules-'));

@@ -1,8 +1,7 @@
 import type { Command } from '../command.js';
 import { fail } from '../../errors.js';
-import { withMegatronDefaults, type EngineBuildOptions } from '../../trtllm/build-options.js';
-import { buildFlagsHelp, parseBuildFlags } from '../../trtllm/engine-cli-flags.js';
-import { buildEngine, type EngineBuildResult } from '../../trtllm/engine-build.js';
+import { buildEngine, withMegatronDefaults, type EngineBuildOptions, type EngineBuildResult } from '../../engine/index.js';
+import { buildFlagsHelp, parseBuildFlags } from '../build-flags.js';
 import { withCancelSignals } from '../with-progress.js';
 
 /** Flags of `build` itself (not engine options); `export` shares them. */

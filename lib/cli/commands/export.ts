@@ -4,10 +4,8 @@
 import { fail } from '../../errors.js';
 import { formatSummary } from '../../export/summary.js';
 import { resolveLaunchPlace } from '../../scale/launch.js';
-import { withMegatronDefaults } from '../../trtllm/build-options.js';
-import { validateBuildOptions } from '../../trtllm/build-options.js';
-import { buildFlagsHelp, parseBuildFlags } from '../../trtllm/engine-cli-flags.js';
-import { locateTrtllmBuild } from '../../trtllm/engine-locate.js';
+import { locateTrtllmBuild, validateBuildOptions, withMegatronDefaults } from '../../engine/index.js';
+import { buildFlagsHelp, parseBuildFlags } from '../build-flags.js';
 import { exportTrtllm } from '../../trtllm/export.js';
 import type { Command } from '../command.js';
 import { openInput } from '../open-input.js';

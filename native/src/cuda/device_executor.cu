@@ -328,6 +328,7 @@ class Planner {
 // One worker's buffers on one GPU.
 struct Slot {
   int gpu = 0;
+  int sms = 1;  // the GPU's streaming multiprocessors (grid sizes follow them)
   cudaStream_t stream = nullptr;
   uint8_t* hostStage = nullptr;
   uint8_t* hostOut = nullptr;
@@ -338,6 +339,7 @@ struct Slot {
   void open(int g, uint64_t stageBytes, uint64_t outBytes) {
     gpu = g;
     CK(cudaSetDevice(g), g);
+    CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, g), g);
     CK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), g);
     CK(cudaMallocHost(&hostStage, stageBytes), g);
     CK(cudaMallocHost(&hostOut, outBytes), g);
@@ -355,9 +357,10 @@ struct Slot {
   }
 };
 
-int blocksFor(int64_t items, int threads) {
+// One block per `threads` items, at most 32 resident blocks' worth per SM (grid-stride loops cover the rest).
+int blocksFor(int64_t items, int threads, int sms) {
   int64_t b = (items + threads - 1) / threads;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(b, 132 * 32)));
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(b, static_cast<int64_t>(std::max(1, sms)) * 32)));
 }
 
 class Runner {
@@ -539,7 +542,7 @@ class Runner {
         a.src = s.devStage;
         a.dst = s.devOut;
         int64_t perRow = a.nvec + (a.cols - a.nvec * ks.vec);
-        ks.rows(a, blocksFor(a.nrows * perRow, 256), s.stream);
+        ks.rows(a, blocksFor(a.nrows * perRow, 256, s.sms), s.stream);
         break;
       }
       case Launch::Tile: {
@@ -554,7 +557,7 @@ class Runner {
         GenericArgs a = k.generic;
         a.src = s.devStage;
         a.dst = s.devOut;
-        ks.generic(a, blocksFor(a.hi - a.lo, 256), s.stream);
+        ks.generic(a, blocksFor(a.hi - a.lo, 256, s.sms), s.stream);
         break;
       }
     }

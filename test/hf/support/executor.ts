@@ -3,11 +3,11 @@
 import { writeFileSync } from 'node:fs';
 import { nativeExecutor, type PlanExecutor } from '../../../lib/export/executor.js';
 import { loadNative } from '../../../lib/native.js';
-import { planFileBytes } from '../../trtllm/support/plan-eval.js';
+import { referenceFile } from '../../support/reference-executor.js';
 
 export const tsExecutor: PlanExecutor = async (plan, opts) => {
   const start = performance.now();
-  const data = plan.files.map((f) => planFileBytes(f));
+  const data = plan.files.map((f) => referenceFile(f));
   const total = data.reduce((a, d) => a + d.byteLength, 0);
   let done = 0;
   const files = plan.files.map((f, i) => {

@@ -3,8 +3,8 @@
 // per test file with the project's own generator.
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { generateCheckpoint } from '../../../bench/generate/generate.js';
-import { presetSpec } from '../../../bench/generate/model.js';
+import { generateCheckpoint } from '../../../tools/generate/generate.js';
+import { presetSpec } from '../../../tools/generate/model.js';
 
 type LlamaShape = Parameters<typeof presetSpec>[1];
 

@@ -1,7 +1,7 @@
 // Test-only: which tensors of one rank differ between our plan and a reference rank file (by name and bytes).
 import type { PlanTensor } from '../../../lib/plan/plan.js';
 import { headerText } from './fixtures.js';
-import { evalPlanTensor } from './plan-eval.js';
+import { evalPlanTensor } from '../../support/reference-executor.js';
 
 interface Entry {
   readonly dtype: string;

@@ -1,7 +1,7 @@
-// Issue 8 driver: bounded memory and I/O-bound speed of `trtllm` on the CPU, across checkpoint sizes.
+// Export sizes: bounded memory and I/O-bound speed of `trtllm` on the CPU, across checkpoint sizes.
 //
-//   node dist-bench/bench/issue8.js run --ckpt DIR --label 8g --tp 1,4 --runs 2 --out SCRATCH --raw FILE.json
-//   node dist-bench/bench/issue8.js summary --raw FILE.json
+//   node dist-bench/bench/export-sizes.js run --ckpt DIR --label 8g --tp 1,4 --runs 2 --out SCRATCH --raw FILE.json
+//   node dist-bench/bench/export-sizes.js summary --raw FILE.json
 //
 // `run` calls bench/export.js once per (run, tp) with --drop-caches (so the export and the dd bound both read
 // from disk), alternating the target TPs so slow drift of a shared machine hits both, and appends each report
@@ -54,7 +54,7 @@ function run(v: Record<string, string | boolean | undefined>): void {
   const raw = v['raw'];
   const label = v['label'];
   if (typeof ckpt !== 'string' || typeof out !== 'string' || typeof raw !== 'string' || typeof label !== 'string')
-    throw new Error('usage: issue8.js run --ckpt DIR --label NAME --out SCRATCH --raw FILE.json [--tp 1,4] [--runs N]');
+    throw new Error('usage: export-sizes.js run --ckpt DIR --label NAME --out SCRATCH --raw FILE.json [--tp 1,4] [--runs N]');
   const tps = String(v['tp'] ?? '1,4').split(',').map(Number);
   const runs = Number(v['runs'] ?? '2');
   for (let r = 0; r < runs; r++) {
@@ -88,7 +88,7 @@ function median(xs: number[]): number {
 
 function summary(v: Record<string, string | boolean | undefined>): void {
   const raw = v['raw'];
-  if (typeof raw !== 'string') throw new Error('usage: issue8.js summary --raw FILE.json');
+  if (typeof raw !== 'string') throw new Error('usage: export-sizes.js summary --raw FILE.json');
   const records = readRaw(raw);
   const groups = new Map<string, RawRecord[]>();
   for (const rec of records) {
@@ -162,7 +162,7 @@ const { positionals, values } = parseArgs({
 try {
   if (positionals[0] === 'run') run(values);
   else if (positionals[0] === 'summary') summary(values);
-  else throw new Error('usage: issue8.js run|summary ...');
+  else throw new Error('usage: export-sizes.js run|summary ...');
 } catch (e) {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;

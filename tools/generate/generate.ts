@@ -60,7 +60,7 @@ export interface FileRecord {
 }
 
 export interface GenerateManifest {
-  generator: 'mcore-export bench/generate';
+  generator: 'mcore-export tools/generate';
   format: CkptFormat;
   tp: number;
   pp: number;
@@ -114,7 +114,7 @@ export function generateCheckpoint(o: GenerateOptions): GenerateManifest {
     ...(o.globalDigests ? { sha256: globalDigest(ctx, t) } : {}),
   }));
   const manifest: GenerateManifest = {
-    generator: 'mcore-export bench/generate',
+    generator: 'mcore-export tools/generate',
     format: o.format,
     tp: par.tp,
     pp: par.pp,

@@ -1,5 +1,5 @@
 // CLI of the checkpoint generator. Build once with `npx tsc -p tsconfig.bench.json`, then:
-//   node dist-bench/bench/generate/cli.js --out /tmp/mcore-bench/llama-8b --family llama --format torch_dist \
+//   node dist-bench/tools/generate/cli.js --out /tmp/mcore-bench/llama-8b --family llama --format torch_dist \
 //     --layers 32 --hidden 4096 --ffn 14336 --heads 32 --groups 8 --vocab 128256 --tp 2 --pp 2
 // Prints the sidecar summary (files, bytes, seconds, MB/s) as JSON.
 import { parseArgs } from 'node:util';

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 8, a tighter I/O bound than bench/export.ts's serial dd copy: for the files of a checkpoint, from a
+# A tighter I/O bound than bench/export.ts's serial dd copy: for the files of a checkpoint, from a
 # cold page cache (root: drops caches before each phase), time
 #   read   - every input file read once (dd bs=16M to /dev/null),
 #   write  - the same number of bytes written once (dd bs=16M from /dev/zero to SCRATCH, then sync -f),
@@ -8,7 +8,7 @@
 # `both`. Prints one JSON object per run. WRITE_BYTES (default: the input's size) is what the export writes,
 # e.g. more than it reads for TP4 when TRT-LLM replicates the embedding on every rank.
 #
-#   sh bench/issue8-iobound.sh CKPT_ITER_DIR SCRATCH_DIR [RUNS] [WRITE_BYTES]
+#   sh bench/iobound.sh CKPT_ITER_DIR SCRATCH_DIR [RUNS] [WRITE_BYTES]
 set -eu
 dir=$1
 scratch=$2

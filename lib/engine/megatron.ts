@@ -12,9 +12,9 @@ import { dirname, basename, join, resolve } from 'node:path';
 import { fail } from '../errors.js';
 import { nativeExecutor, type PlanExecutor } from '../export/executor.js';
 import { writeFileAtomic } from '../export/out-dir.js';
-import type { TrtllmPretrainedConfig, TrtllmRankWeights } from './helper.js';
-import { withMegatronDefaults, type EngineBuildOptions, type PluginDtype, type GemmPluginDtype } from './build-options.js';
-import { buildEngine, type BuildEngineControl, type EngineBuildResult } from './engine-build.js';
+import type { TrtllmPretrainedConfig, TrtllmRankWeights } from '../trtllm/helper-types.js';
+import { withMegatronDefaults, type EngineBuildOptions, type PluginDtype, type GemmPluginDtype } from './options.js';
+import { buildEngine, type BuildEngineControl, type EngineBuildResult } from './build.js';
 
 export interface MegatronBuildArgs {
   maxInputLen?: number;

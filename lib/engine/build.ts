@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type AtomicOutput, beginOutput, checkOutput, type OutputKind } from '../export/atomic-output.js';
 import { ExportError, fail } from '../errors.js';
-import { runChild, type OutputStream } from '../process/run-child.js';
-import { buildOptionsToArgv, validateBuildOptions, type EngineBuildOptions } from './build-options.js';
-import { checkCheckpointDir, checkEngineDir, type EngineSummary } from './engine-dirs.js';
-import { INSTALL_HINT, locateTrtllmBuild } from './engine-locate.js';
-import { isEngineSerialized, logLevelOf, serializingRank, showsNoTensorrtBackend, type LogLevel } from './engine-log.js';
+import { runChild, type OutputStream } from './run-child.js';
+import { buildOptionsToArgv, validateBuildOptions, type EngineBuildOptions } from './options.js';
+import { checkCheckpointDir, checkEngineDir, type EngineSummary } from './dirs.js';
+import { INSTALL_HINT, locateTrtllmBuild } from './locate.js';
+import { isEngineSerialized, logLevelOf, serializingRank, showsNoTensorrtBackend, type LogLevel } from './log.js';
 
 export interface EngineLogLine {
   line: string;

@@ -1,14 +1,15 @@
 /**
  * Checks on the two directories around an engine build: the TensorRT-LLM checkpoint going in (config.json +
  * one rank{N}.safetensors per rank of the mapping, spec §1) and the engine directory coming out (config.json
- * + one rank{N}.engine per rank, spec §4.3). Cheap: reads config.json and 8..16 header bytes per rank file.
+ * + one rank{N}.engine per rank, spec §4.3). Cheap: reads config.json and each rank file's safetensors header
+ * (lib/formats/safetensors.ts), never the tensor data.
  */
-import { closeSync, openSync, readSync, statSync, readFileSync } from 'node:fs';
+import { statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
+import { readSafetensorsHeader } from '../formats/safetensors.js';
 
 const MAX_CONFIG_BYTES = 16 << 20;
-const MAX_SAFETENSORS_HEADER = 100_000_000; // the safetensors reference limit
 
 export interface CheckpointSummary {
   architecture: string;
@@ -64,22 +65,6 @@ export function worldSizeOf(config: Record<string, unknown>, file: string): { wo
   return { worldSize, tp, pp };
 }
 
-function checkSafetensorsHead(file: string): void {
-  const size = statSync(file).size;
-  if (size < 8) fail('E_FORMAT', `rank file is ${size} bytes, too short for a safetensors header`, { file });
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(9);
-    readSync(fd, head, 0, Math.min(9, size), 0);
-    const n = head.readBigUInt64LE(0);
-    if (n < 2n || n > BigInt(MAX_SAFETENSORS_HEADER) || 8n + n > BigInt(size) || head[8] !== 0x7b) {
-      fail('E_FORMAT', `not a safetensors file (header length ${n}, file size ${size})`, { file });
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Throws E_NOT_FOUND / E_FORMAT unless `dir` holds a complete TensorRT-LLM checkpoint. */
 export function checkCheckpointDir(dir: string): CheckpointSummary {
   const cfgFile = join(dir, 'config.json');
@@ -101,7 +86,7 @@ export function checkCheckpointDir(dir: string): CheckpointSummary {
     fail('E_NOT_FOUND', `checkpoint ${dir} is incomplete: world_size ${worldSize} but rank${missing.join(', rank')}.safetensors missing ` +
       '(a partitioned export still running or killed?)', { file: join(dir, `rank${missing[0]}.safetensors`) });
   }
-  for (const f of rankFiles) checkSafetensorsHead(f);
+  for (const f of rankFiles) readSafetensorsHeader(f); // E_FORMAT unless a valid safetensors header
   return { architecture: config.architecture, worldSize, tpSize: tp, ppSize: pp, rankFiles };
 }
 

@@ -10,7 +10,7 @@
  * Unknown arguments are returned untouched for the caller's own parser.
  */
 import { fail } from '../errors.js';
-import { BUILD_FLAGS, type BuildFlag, type EngineBuildOptions } from './build-options.js';
+import { BUILD_FLAGS, type BuildFlag, type EngineBuildOptions } from '../engine/index.js';
 
 /** Our spelling of an option's flag. dryRun is `--trtllm-dry-run`: `--dry-run` is the export commands' own (write nothing). */
 export function kebab(key: string): string {
