@@ -2,7 +2,7 @@
 # Issue 13 throughput check: a generated DeepSeek-shaped MoE checkpoint (MLA with q compression, 1 dense layer then
 # MoE layers with 64 routed + shared SwiGLU experts, sigmoid router with fp32 expert bias; legacy torch format)
 # exported to Hugging Face format (DeepseekV3ForCausalLM) by the real CLI, against the same run's dd I/O bound,
-# with the child's peak memory (bench/export.ts), then the overlapped read+write bound (bench/issue8-iobound.sh).
+# with the child's peak memory (bench/export.ts), then the overlapped read+write bound (bench/iobound.sh).
 #
 #   sh bench/modern-moe.sh WORK_DIR [big|small] [TP]      # big ≈ 11.5 GB (DeepSeek-V2-Lite widths, 10 layers), small ≈ 0.3 GB
 #
@@ -14,7 +14,7 @@ size=${2:-small}
 tp=${3:-1}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-npx tsc -p tsconfig.bench.json
+[ -f dist-bench/tools/generate/cli.js ] || npx tsc -p tsconfig.bench.json
 if [ "$size" = big ]; then
   dims="--layers 10 --hidden 2048 --ffn 10944 --heads 16 --vocab 102400 --experts 64 --topk 6 --moe-ffn 1408 --shared-ffn 2816 --first-dense 1 --q-lora 768 --kv-lora 512 --qk-head 128 --qk-rope 64 --v-head 128"
 else
@@ -32,5 +32,5 @@ node dist-bench/bench/export.js --ckpt "$ckpt" --out "$out" --command hf --dtype
 echo | tee -a "$results"
 if [ "$(id -u)" = 0 ]; then
   iter=$(find "$ckpt" -maxdepth 1 -name 'iter_*' | head -1)
-  sh bench/issue8-iobound.sh "$iter" "$out/iobound" 1 | tee -a "$results"
+  sh bench/iobound.sh "$iter" "$out/iobound" 1 | tee -a "$results"
 fi
