@@ -27,6 +27,7 @@
 #include "../native_error.h"
 #include "../window.h"
 #include "kernels.cuh"
+#include "piece_launch.cuh"
 #include "probe.h"
 #include "quant_device.h"
 #include "../quant.h"
@@ -41,6 +42,8 @@ using cuda::KernelSet;
 using cuda::RowMap;
 using cuda::RowsArgs;
 using cuda::TileArgs;
+using cuda::blocksFor;
+using cuda::genericArgsFor;
 
 [[noreturn]] void cudaFail(const char* what, cudaError_t err, int gpu) {
   throw NativeError("E_DEVICE", std::string(what) + " failed on GPU " + std::to_string(gpu) + ": " + cudaGetErrorName(err) + ": " +
@@ -205,18 +208,7 @@ class Planner {
   void addGeneric(Unit& u, const KernelSet* ks, const Piece& pc, int64_t lo, int64_t hi, int64_t srcOff, int64_t dstOff) {
     if (hi <= lo) return;
     Kernel k{Launch::Generic, ks, {}, {}, {}};
-    GenericArgs& g = k.generic;
-    g.srcOff = srcOff;
-    g.dstOff = dstOff;
-    g.lo = lo;
-    g.hi = hi;
-    g.rank = pc.rank;
-    for (int d = 0; d < pc.rank; d++) {
-      g.shape[d] = pc.shape[d];
-      g.ss[d] = pc.srcStrides[d];
-      g.ds[d] = pc.dstStrides[d];
-    }
-    g.affine = pc.affine;
+    k.generic = genericArgsFor(pc, lo, hi, srcOff, dstOff);
     u.kernels.push_back(k);
   }
 
@@ -357,12 +349,6 @@ struct Slot {
   }
 };
 
-// One block per `threads` items, at most 32 resident blocks' worth per SM (grid-stride loops cover the rest).
-int blocksFor(int64_t items, int threads, int sms) {
-  int64_t b = (items + threads - 1) / threads;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(b, static_cast<int64_t>(std::max(1, sms)) * 32)));
-}
-
 class Runner {
  public:
   Runner(const Plan& plan, const std::vector<int>& fds, const DeviceOptions& opts, const DeviceHooks& hooks)
@@ -502,7 +488,7 @@ class Runner {
     CK(cudaMemcpyAsync(s.devStage, s.hostStage, u.stageBytes, cudaMemcpyHostToDevice, s.stream), g);
     for (const Kernel& k : u.kernels) launch(k, s);
     CK(cudaGetLastError(), g);
-    for (const cuda::QuantSeg& q : u.quantSegs) cuda::runQuantSegment(plan_, q, *s.quant, s.devOut, s.stream);
+    for (const cuda::QuantSeg& q : u.quantSegs) cuda::runQuantSegment(plan_, q, *s.quant, s.devOut, s.stream, s.sms);
     CK(cudaMemcpyAsync(s.hostOut, s.devOut + u.pad, bytes, cudaMemcpyDeviceToHost, s.stream), g);
     CK(cudaStreamSynchronize(s.stream), g);
     t = tick(2, t);

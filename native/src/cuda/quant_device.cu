@@ -10,6 +10,7 @@
 #include "../window.h"
 #include "../gather.h"
 #include "kernels.cuh"
+#include "piece_launch.cuh"
 
 namespace mcore::cuda {
 
@@ -131,7 +132,7 @@ uint64_t quantScratchBytes(const Plan& plan) {
   return need;
 }
 
-void runQuantSegment(const Plan& plan, const QuantSeg& seg, QuantBuffers& buf, uint8_t* devOut, cudaStream_t stream) {
+void runQuantSegment(const Plan& plan, const QuantSeg& seg, QuantBuffers& buf, uint8_t* devOut, cudaStream_t stream, int sms) {
   const Quant& q = plan.quants[seg.quant];
   const QuantSpec& sp = q.spec;
   const Tensor& src = plan.tensors[q.source];
@@ -178,22 +179,10 @@ void runQuantSegment(const Plan& plan, const QuantSeg& seg, QuantBuffers& buf, u
       const Piece& pc = plan.pieces[p.piece];
       const KernelSet* ks = selectKernels(pc.srcDtype, DType::F32, pc.affine.any());
       if (!ks) throw NativeError("E_UNSUPPORTED", std::string("no GPU conversion from ") + dtypeName(pc.srcDtype) + " to F32 (quantization source of " + src.name + ")");
-      GenericArgs a{};
+      GenericArgs a = genericArgsFor(pc, p.lo, p.hi, static_cast<int64_t>(p.stageOff) - p.minEl * pc.srcSize, (pc.dstOffset - r0 * sp.cols) * static_cast<int64_t>(sizeof(float)));
       a.src = buf.devStage;
       a.dst = reinterpret_cast<uint8_t*>(buf.devScratch);
-      a.srcOff = static_cast<int64_t>(p.stageOff) - p.minEl * pc.srcSize;
-      a.dstOff = (pc.dstOffset - r0 * sp.cols) * static_cast<int64_t>(sizeof(float));
-      a.lo = p.lo;
-      a.hi = p.hi;
-      a.rank = pc.rank;
-      for (int d = 0; d < pc.rank; d++) {
-        a.shape[d] = pc.shape[d];
-        a.ss[d] = pc.srcStrides[d];
-        a.ds[d] = pc.dstStrides[d];
-      }
-      a.affine = pc.affine;
-      const int64_t blocks = std::min<int64_t>((p.hi - p.lo + kThreads - 1) / kThreads, 132 * 32);
-      ks->generic(a, static_cast<int>(std::max<int64_t>(1, blocks)), stream);
+      ks->generic(a, blocksFor(p.hi - p.lo, kThreads, sms), stream);
     }
     QuantArgs qa{};
     qa.scratch = buf.devScratch;

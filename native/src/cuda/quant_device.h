@@ -41,6 +41,6 @@ uint64_t quantScratchBytes(const Plan& plan);
 
 /** Enqueues segment `seg` on `stream`, writing into `devOut`; synchronises the stream between chunks (the staging
  *  buffers are reused). Throws NativeError (E_DEVICE on CUDA failures). */
-void runQuantSegment(const Plan& plan, const QuantSeg& seg, QuantBuffers& buf, uint8_t* devOut, cudaStream_t stream);
+void runQuantSegment(const Plan& plan, const QuantSeg& seg, QuantBuffers& buf, uint8_t* devOut, cudaStream_t stream, int sms);
 
 }  // namespace mcore::cuda
