@@ -55,6 +55,7 @@ export function deepseekMtpTensors(ctx: HfRuleContext, shape: DecoderShape, coun
   const L = ctx.cfg.numLayers;
   const H = ctx.cfg.hiddenSize;
   const out: HfTensor[] = [];
+  if (count === 0) return out;
   const head = lmHead(ctx, true)[0]!.tensor;
   for (let k = 0; k < count; k++) {
     const i = L + k;
