@@ -12,6 +12,7 @@ import { toPlain } from '../../lib/export/pyjson.js';
 import { exportHf } from '../../lib/hf/export.js';
 import { toHfModel } from '../../lib/hf/convert.js';
 import { legacyEntries } from '../../lib/megatron/dcp-names.js';
+import { mergeLegacy, type RankStateDict } from '../../lib/megatron/merge.js';
 import { openCheckpoint } from '../../lib/megatron/open.js';
 import type { Checkpoint } from '../../lib/megatron/types.js';
 import { fromView } from '../../lib/tensor/tensor.js';
@@ -191,5 +192,35 @@ describe('torch_dist MTP names', () => {
     const norm = fromView(memoryView(new Uint8Array(16), 'float32', [4]));
     expect(legacyEntries('mtp.layers.1.transformer_layer.self_attention.linear_qkv.layer_norm_weight', norm, naming).map(([n]) => n)).toEqual(['mtp.layers.1.transformer_layer.input_layernorm.weight']);
     expect(legacyEntries('mtp.layers.1.eh_proj.weight', norm, naming).map(([n]) => n)).toEqual(['mtp.layers.1.eh_proj.weight']);
+  });
+});
+
+describe('legacy MTP layouts the merge refuses', () => {
+  const v = (shape: number[]) => memoryView(new Uint8Array(shape.reduce((a, b) => a * b, 4)), 'float32', shape);
+  const rank = (ep: number, extra: [string, ReturnType<typeof v>][]): RankStateDict => ({
+    tp: 0, pp: 0, ep, vp: 0, file: `ep${ep}.pt`,
+    entries: new Map<unknown, unknown>([['decoder.layers.0.input_layernorm.weight', v([4])], ...extra]),
+  });
+  const opts = { tp: 1, pp: 1, vp: 1, numLayers: 1, gatedLinearUnit: true, tiedEmbeddings: true };
+  const codeOf = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return [(e as { code: string }).code, (e as Error).message];
+    }
+    return ['', ''];
+  };
+
+  test('MTP experts under expert parallelism: E_UNSUPPORTED naming the case', () => {
+    const expert = 'mtp.layers.0.mtp_model_layer.mlp.experts.local_experts.0.linear_fc2.weight';
+    const [code, msg] = codeOf(() => mergeLegacy([rank(0, [[expert, v([4, 2])]]), rank(1, [[expert, v([4, 2])]])], { ...opts, ep: 2 }));
+    expect(code).toBe('E_UNSUPPORTED');
+    expect(msg).toMatch(/multi-token-prediction layer's experts are read at EP1 only/);
+  });
+
+  test('legacy GroupedMLP experts in an MTP layer: E_UNSUPPORTED', () => {
+    const [code, msg] = codeOf(() => mergeLegacy([rank(0, [['mtp.layers.0.transformer_layer.mlp.experts.weight1', v([4, 8])]])], { ...opts, ep: 1 }));
+    expect(code).toBe('E_UNSUPPORTED');
+    expect(msg).toMatch(/GroupedMLP .* multi-token-prediction/);
   });
 });
