@@ -4,20 +4,40 @@ import { fail } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export class SourceTensors {
-  private readonly used = new Set<string>();
-
   constructor(
     private readonly tensors: ReadonlyMap<string, Tensor>,
     /** names the error messages should point at (the checkpoint path) */
     private readonly where: string,
+    private readonly used = new Set<string>(),
+    /** how a name asked for maps to the checkpoint's (see `renamed`) */
+    private readonly alias: (name: string) => string = (n) => n,
   ) {}
 
+  /**
+   * The same tensors and bookkeeping, with names starting `from` read from `to` instead: a per-layer rule
+   * written for `decoder.layers.<i>.` then reads another block's layer (a multi-token-prediction layer's).
+   */
+  renamed(from: string, to: string): SourceTensors {
+    return new SourceTensors(this.tensors, this.where, this.used, (n) => (n.startsWith(from) ? to + n.slice(from.length) : n));
+  }
+
+  /** The checkpoint's tensor names. */
+  names(): IterableIterator<string> {
+    return this.tensors.keys();
+  }
+
   has(name: string): boolean {
-    return this.tensors.has(name);
+    return this.tensors.has(this.alias(name));
+  }
+
+  /** Whether a rule has taken (or deliberately ignored) the checkpoint tensor `name`. */
+  isUsed(name: string): boolean {
+    return this.used.has(name);
   }
 
   /** The first of `names` that exists; E_NOT_FOUND lists all of them. */
-  get(...names: string[]): Tensor {
+  get(...asked: string[]): Tensor {
+    const names = asked.map(this.alias);
     for (const n of names) {
       const t = this.tensors.get(n);
       if (t) {
@@ -30,7 +50,7 @@ export class SourceTensors {
 
   /** Like get, but undefined when none of the names exist. */
   maybe(...names: string[]): Tensor | undefined {
-    return names.some((n) => this.tensors.has(n)) ? this.get(...names) : undefined;
+    return names.some((n) => this.has(n)) ? this.get(...names) : undefined;
   }
 
   /** Marks tensors the target format deliberately has no place for (Megatron buffers that do not change outputs). */

@@ -76,7 +76,9 @@ export function legacyEntries(fqn: string, t: Tensor, naming: DcpNaming): [strin
     unstack(t, fqn).forEach((layerTensor, l) => layerEntries(`decoder.layers.${l}`, stacked[1]!, layerTensor, naming, out));
     return out;
   }
-  const perLayer = /^(decoder\.layers\.\d+)\.(.+)$/.exec(fqn);
+  // a multi-token-prediction layer's inner TransformerLayer is saved per layer, never stacked
+  // (MultiTokenPredictionBlock.sharded_state_dict: no layer offset; its key says transformer_layer)
+  const perLayer = /^(decoder\.layers\.\d+|mtp\.layers\.\d+\.transformer_layer)\.(.+)$/.exec(fqn);
   if (perLayer) {
     layerEntries(perLayer[1]!, perLayer[2]!, t, naming, out);
     return out;

@@ -19,6 +19,13 @@
 //                            chunk's layers follow the previous chunks' (prefix sums of the layers present)
 //   EP:                      local expert j of expert rank e is global expert e·(E/EP) + j
 //   tied embeddings:         the last stage's copy `output_layer.weight` is dropped
+//   MTP (--mtp-num-layers):  `mtp.layers.<k>.*` live on the last stage (multi_token_prediction.py mtp_on_this_rank)
+//                            with the decoder's TP rules (eh_proj column-parallel, gather_output=False); that stage
+//                            also builds the embedding (gpt_model.py: pre_process or mtp_process), a replica that
+//                            is dropped (tie_word_embeddings_state_dict marks it replica 1). The inner layer is
+//                            `mtp_model_layer` in the module (state_dict) and `transformer_layer` in older
+//                            checkpoints and in torch_dist (MultiTokenPredictionLayer.sharded_state_dict maps it
+//                            back): both become `transformer_layer`. Its experts need EP1 and per-expert names.
 import { ExportError, fail } from '../errors.js';
 import { UnsupportedTensor } from '../formats/torch-save.js';
 import { fmtShape, sameShape } from '../tensor/shape.js';
@@ -78,6 +85,13 @@ export function tpRule(name: string, gated: boolean, mlaDownProj: 'dim0' | 'repl
 }
 
 const LAYER = /^decoder\.layers\.(\d+)\.(.*)$/;
+const MTP_INNER = /^(mtp\.layers\.\d+\.)(?:mtp_model_layer|transformer_layer)\.(.*)$/;
+
+/** `mtp.layers.<k>.mtp_model_layer.X` (the module's name at d98e8a64) → `mtp.layers.<k>.transformer_layer.X`. */
+export function canonicalMtpName(name: string): string {
+  const m = MTP_INNER.exec(name);
+  return m ? `${m[1]}transformer_layer.${m[2]}` : name;
+}
 /** SequentialMLP `…experts.local_experts.<j>.rest` or TE grouped GEMM `…experts.linear_fc1.weight<j>` */
 const LOCAL_EXPERT = /^(mlp\.experts\.)local_experts\.(\d+)\.(.+)$/;
 const GROUPED_EXPERT = /^(mlp\.experts\.)(linear_fc[12]\.(?:weight|bias))(\d+)$/;
@@ -143,6 +157,7 @@ export function mergeLegacy(shards: readonly RankStateDict[], o: MergeOptions): 
       const name = k as string;
       if (isExtraStateName(name) || value === null) continue;
       if (o.tiedEmbeddings && name === 'output_layer.weight') continue;
+      if ((c.pp > 0 || c.vp > 0) && name === 'embedding.word_embeddings.weight' && hasMtp(ref)) continue;
       const lm = LAYER.exec(name);
       const layer = lm ? Number(lm[1]) : -1;
       const rest = lm ? lm[2]! : name;
@@ -175,13 +190,18 @@ export function mergeLegacy(shards: readonly RankStateDict[], o: MergeOptions): 
         continue;
       }
       // experts outside the decoder layers (a multi-token-prediction layer's) would need their own EP merge
-      if (o.ep > 1 && !lm && /\.experts\./.test(name)) fail('E_UNSUPPORTED', `experts outside decoder.layers with expert parallelism ${o.ep}`, { file: ref.file, tensor: name });
+      if (o.ep > 1 && !lm && /\.experts\./.test(name)) fail('E_UNSUPPORTED', `experts outside decoder.layers with expert parallelism ${o.ep} (a multi-token-prediction layer's experts are read at EP1 only)`, { file: ref.file, tensor: name });
+      if (!lm && MTP_INNER.test(name) && /\.experts\.weight[12]$/.test(name)) fail('E_UNSUPPORTED', 'legacy GroupedMLP experts (experts.weight1/weight2) in a multi-token-prediction layer are not supported', { file: ref.file, tensor: name });
       if (o.ep > 1) checkExpertReplicas(name, c, o, shard);
-      put(globalName(rest), mergeTp(name, c, 0, o, shard), ref.file);
+      put(canonicalMtpName(globalName(rest)), mergeTp(name, c, 0, o, shard), ref.file);
     }
     offset += c.layers;
   }
   return out;
+}
+
+function hasMtp(s: RankStateDict): boolean {
+  return [...s.entries.keys()].some((k) => typeof k === 'string' && k.startsWith('mtp.layers.'));
 }
 
 function countLayers(s: RankStateDict): number {

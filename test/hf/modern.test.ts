@@ -157,8 +157,8 @@ describe('refusals', () => {
     expect(e).toMatchObject({ code: 'E_UNSUPPORTED', tensor: 'decoder.layers.1.self_attention.linear_mystery.weight' });
     expect(() => readFileSync(join(out, 'config.json'))).toThrow();
   });
-  test('multi-token-prediction layers are left out, and the summary says so', async () => {
-    const ck = open('deepseek_mla');
+  test('multi-token-prediction layers are left out where the target has no place, and the summary says so', async () => {
+    const ck = open('deepseek');
     const extra = new Map(ck.tensors);
     extra.set('mtp.layers.0.enorm.weight', ck.tensors.get('decoder.final_layernorm.weight')!);
     extra.set('mtp.layers.0.eh_proj.weight', ck.tensors.get('decoder.layers.0.self_attention.linear_proj.weight')!);

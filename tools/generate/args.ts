@@ -104,6 +104,7 @@ export function argsFields(spec: ModelSpec, par: Parallel, format: CkptFormat, i
     ['cp_comm_type', ['p2p']],
   ];
   if (spec.mla || spec.moe) a.push(...modernArgs(spec));
+  if (spec.mtpNumLayers) a.push(['mtp_num_layers', spec.mtpNumLayers]);
   return new Map(a);
 }
 

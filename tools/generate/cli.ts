@@ -13,7 +13,8 @@ const USAGE = `usage: cli.js --out DIR [--family llama|gpt|deepseek] [--format t
   [--vocab-divisible-by N] [--max-pos N] [--dtype bf16|fp16|fp32] [--tied|--untied] [--iteration N]
   [--seed N] [--cpu-storages] [--no-digests] [--global-digests] [--overwrite]
   deepseek (MLA + DeepSeek-V3 MoE, legacy torch only): [--experts N] [--topk N] [--moe-ffn N] [--shared-ffn N]
-  [--first-dense N] [--q-lora N] [--kv-lora N] [--qk-head N] [--qk-rope N] [--v-head N]`;
+  [--first-dense N] [--q-lora N] [--kv-lora N] [--qk-head N] [--qk-rope N] [--v-head N]
+  [--mtp N]  N multi-token-prediction layers (mtp.layers.<k>.*, on the last pipeline stage)`;
 
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -45,6 +46,7 @@ export function main(argv: string[]): void {
       'kv-channels': { type: 'string' },
       experts: { type: 'string' },
       'moe-ffn': { type: 'string' },
+      mtp: { type: 'string' },
       'shared-ffn': { type: 'string' },
       'first-dense': { type: 'string' },
       topk: { type: 'string' },
@@ -86,6 +88,7 @@ export function main(argv: string[]): void {
   set('makeVocabSizeDivisibleBy', int(v['vocab-divisible-by'], 'vocab-divisible-by'));
   set('maxPositionEmbeddings', int(v['max-pos'], 'max-pos'));
   set('dtype', dtype(v.dtype));
+  set('mtpNumLayers', int(v.mtp, 'mtp'));
   if (v.tied) over.untieEmbeddings = false;
   if (v.untied) over.untieEmbeddings = true;
   const spec = presetSpec(v.family as Family, over);

@@ -52,6 +52,8 @@ export interface ModelSpec {
   mla?: GenMla;
   /** DeepSeek-V3 MoE layers after the first dense ones (family deepseek) */
   moe?: GenMoe;
+  /** multi-token-prediction layers on the last stage (--mtp-num-layers; family deepseek) */
+  mtpNumLayers?: number;
 }
 
 export interface Parallel {
@@ -173,10 +175,16 @@ export function validate(spec: ModelSpec, par: Parallel): void {
   const e = spec.moe;
   if (e && (e.ffnHiddenSize % par.tp || e.sharedExpertIntermediateSize % par.tp)) bad(`tp=${par.tp} does not divide the expert or shared-expert width`);
   if (e && (e.firstKDense > spec.numLayers || e.topk > e.numExperts)) bad('moe: firstKDense must be ≤ num_layers and topk ≤ num_experts');
+  if (spec.mtpNumLayers && spec.family !== 'deepseek') bad('multi-token-prediction layers are generated for the deepseek family only');
 }
 
-/** Layer entries of layer `g` (global) in the order Megatron's local-spec TransformerLayer.state_dict() lists them, keyed by local index `l`. */
-function layerEntries(spec: ModelSpec, g: number, l: number): Entry[] {
+/**
+ * Layer entries of layer `g` (global) in the order Megatron's local-spec TransformerLayer.state_dict() lists them,
+ * keyed `keyPrefix` (the stage-local name) and named `namePrefix` (the TP1 PP1 one). An MTP layer's inner layer
+ * is built from the decoder's last layer spec (gpt_layer_specs.py get_gpt_mtp_block_spec_for_backend): it passes
+ * g = num_layers - 1 and its own prefixes.
+ */
+function layerEntries(spec: ModelSpec, g: number, keyPrefix: string, namePrefix = `decoder.layers.${g}.`): Entry[] {
   const H = spec.hiddenSize;
   const Q = spec.numAttentionHeads * spec.kvChannels;
   const K = spec.numQueryGroups * spec.kvChannels;
@@ -184,11 +192,12 @@ function layerEntries(spec: ModelSpec, g: number, l: number): Entry[] {
   const F1 = spec.swiglu ? 2 * F : F;
   const ln = spec.normalization === 'LayerNorm';
   const out: Entry[] = [];
+  const decoder = namePrefix.startsWith('decoder.');
   const t: AddTensor = (suffix, shape, split, kind = 'weight', dtype) => {
-    const name = `decoder.layers.${g}.${suffix}`;
-    out.push({ key: `decoder.layers.${l}.${suffix}`, tensor: { name, shape, kind, split, layer: g, valuesOf: name, ...(dtype ? { dtype } : {}) } });
+    const name = `${namePrefix}${suffix}`;
+    out.push({ key: `${keyPrefix}${suffix}`, tensor: { name, shape, kind, split, layer: decoder ? g : null, valuesOf: name, ...(dtype ? { dtype } : {}) } });
   };
-  const x = (module: string): void => void out.push({ key: `decoder.layers.${l}.${module}._extra_state`, extraState: true });
+  const x = (module: string): void => void out.push({ key: `${keyPrefix}${module}._extra_state`, extraState: true });
   t('input_layernorm.weight', [H], 'rep', 'norm');
   if (ln) t('input_layernorm.bias', [H], 'rep');
   if (spec.mla) {
@@ -276,16 +285,38 @@ export function stageEntries(spec: ModelSpec, par: Parallel, stage: number): Ent
     out.push(g('embedding.word_embeddings.weight', [V, H], 'dim0'));
     if (spec.positionEmbeddingType === 'learned_absolute') out.push(g('embedding.position_embeddings.weight', [spec.maxPositionEmbeddings, H], 'rep'));
   }
-  for (let l = 0; l < perStage; l++) out.push(...layerEntries(spec, stage * perStage + l, l));
+  // the MTP stage builds the embedding too (gpt_model.py: pre_process or mtp_process), a replica of stage 0's
+  const mtp = spec.mtpNumLayers ?? 0;
+  if (last && !first && mtp > 0) out.push(g('embedding.word_embeddings.weight', [V, H], 'dim0'));
+  for (let l = 0; l < perStage; l++) out.push(...layerEntries(spec, stage * perStage + l, `decoder.layers.${l}.`));
   if (last) {
     out.push(g('decoder.final_layernorm.weight', [H], 'rep', 'norm'));
     if (spec.normalization === 'LayerNorm') out.push(g('decoder.final_layernorm.bias', [H], 'rep'));
+    for (let k = 0; k < mtp; k++) out.push(...mtpEntries(spec, k, g));
     // Tied: with PP=1 there is no output weight; with PP>1 the last stage keeps a copy of the embeddings.
     if (spec.untieEmbeddings) out.push(g('output_layer.weight', [V, H], 'dim0'));
     else if (par.pp > 1) out.push(g('output_layer.weight', [V, H], 'dim0', 'weight', 'embedding.word_embeddings.weight'));
     out.push({ key: 'output_layer._extra_state', extraState: true });
   }
   return out;
+}
+
+/**
+ * MultiTokenPredictionLayer k in its state_dict order (multi_token_prediction.py at d98e8a64: enorm, hnorm,
+ * eh_proj — ColumnParallelLinear [H, 2H], rows split over TP — the inner layer, named `mtp_model_layer` in the
+ * module at that commit, and final_layernorm).
+ */
+function mtpEntries(spec: ModelSpec, k: number, g: (name: string, shape: number[], split: TpSplit, kind?: ValueKind) => Entry): Entry[] {
+  const H = spec.hiddenSize;
+  const p = `mtp.layers.${k}.`;
+  return [
+    g(`${p}enorm.weight`, [H], 'rep', 'norm'),
+    g(`${p}hnorm.weight`, [H], 'rep', 'norm'),
+    g(`${p}eh_proj.weight`, [H, 2 * H], 'dim0'),
+    { key: `${p}eh_proj._extra_state`, extraState: true },
+    ...layerEntries(spec, spec.numLayers - 1, `${p}mtp_model_layer.`, `${p}mtp_model_layer.`),
+    g(`${p}final_layernorm.weight`, [H], 'rep', 'norm'),
+  ];
 }
 
 /** A rectangle of a global tensor seen as 2-D ([1, n] for 1-D tensors). */

@@ -46,22 +46,26 @@ export function decoderConfig(ctx: HfRuleContext): Record<string, PyJson> {
 }
 
 export function decoderTensors(ctx: HfRuleContext, shape: DecoderShape): HfTensor[] {
-  const { cfg, src } = ctx;
-  const norm = (hfName: string, names: (w: 'weight' | 'bias') => string[]) => normTensors(src, hfName, names, shape.normAffine, shape.normBias);
   const out: HfTensor[] = [];
   out.push({ name: 'model.embed_tokens.weight', tensor: wordEmbeddings(ctx) });
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const m = layerNames(i);
-    const h = `model.layers.${i}.`;
-    out.push(...norm(`${h}input_layernorm`, m.inputNorm));
-    out.push(...(shape.attention ?? gqaAttention(shape.qkNorm ?? false, shape.oProjBias ?? 'zeros-with-qkv-bias'))(ctx, i, h));
-    out.push(...norm(`${h}post_attention_layernorm`, m.preMlpNorm));
-    if (typeof shape.mlp === 'function') out.push(...shape.mlp(ctx, i, `${h}mlp.`));
-    else if (shape.mlp === 'mixtral') out.push(...mixtralExperts(ctx, i));
-    else out.push(...denseMlp(ctx, i, shape.mlp === 'gated'));
-  }
-  out.push(...norm('model.norm', (w) => [`decoder.final_layernorm.${w}`]));
+  for (let i = 0; i < ctx.cfg.numLayers; i++) out.push(...decoderLayer(ctx, shape, i));
+  out.push(...normTensors(ctx.src, 'model.norm', (w) => [`decoder.final_layernorm.${w}`], shape.normAffine, shape.normBias));
   out.push(...lmHead(ctx, shape.lmHead));
+  return out;
+}
+
+/** Layer i's tensors (`model.layers.<i>.*`) from `decoder.layers.<i>.*` of `ctx.src`. */
+export function decoderLayer(ctx: HfRuleContext, shape: DecoderShape, i: number): HfTensor[] {
+  const norm = (hfName: string, names: (w: 'weight' | 'bias') => string[]) => normTensors(ctx.src, hfName, names, shape.normAffine, shape.normBias);
+  const m = layerNames(i);
+  const h = `model.layers.${i}.`;
+  const out: HfTensor[] = [];
+  out.push(...norm(`${h}input_layernorm`, m.inputNorm));
+  out.push(...(shape.attention ?? gqaAttention(shape.qkNorm ?? false, shape.oProjBias ?? 'zeros-with-qkv-bias'))(ctx, i, h));
+  out.push(...norm(`${h}post_attention_layernorm`, m.preMlpNorm));
+  if (typeof shape.mlp === 'function') out.push(...shape.mlp(ctx, i, `${h}mlp.`));
+  else if (shape.mlp === 'mixtral') out.push(...mixtralExperts(ctx, i));
+  else out.push(...denseMlp(ctx, i, shape.mlp === 'gated'));
   return out;
 }
 

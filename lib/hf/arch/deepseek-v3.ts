@@ -16,8 +16,9 @@ import type { MlaConfig } from '../../megatron/types.js';
 import { hfActivation, requireMlp, requireNorm } from '../common.js';
 import { layerNames } from '../source.js';
 import type { HfModel, HfRuleContext, HfTensor } from '../types.js';
-import { decoderTensors, denseMlp, type LayerPart } from './decoder.js';
+import { decoderTensors, denseMlp, type DecoderShape, type LayerPart } from './decoder.js';
 import { moeMlp, requireMoe, sigmoidRoutingConfig } from './moe.js';
+import { deepseekMtpTensors, mtpLayerCount, mtpNoSlot } from './mtp.js';
 
 function mlaAttention(mla: MlaConfig): LayerPart {
   return (ctx, i, h) => {
@@ -101,9 +102,21 @@ export function deepseekV3Model(ctx: HfRuleContext): HfModel {
   const moe = cfg.moe ? requireMoe(ctx, target) : undefined;
   const routing = moe ? sigmoidRoutingConfig(ctx, target, moe) : { first_k_dense_replace: cfg.numLayers };
   const tied = cfg.shareEmbeddingsAndOutputWeights;
-  const mlp: LayerPart = moe ? moeMlp(moe, true) : (c, i) => denseMlp(c, i, true);
-  const tensors = decoderTensors(ctx, { normBias: false, mlp, lmHead: !tied, attention: mlaAttention(mla) });
+  const mtpFound = mtpLayerCount(ctx, ctx.src.names());
+  const noSlot = mtpFound ? mtpNoSlot(ctx, mtpFound, moe) : null;
+  const mtp = noSlot ? 0 : mtpFound;
+  // the MoE flags cover the MTP layers too (model.layers.<L+k> are MoE in DeepSeek-V3)
+  const mlp: LayerPart = moe ? moeMlp({ ...moe, layers: [...moe.layers, ...Array<boolean>(mtp).fill(true)] }, true) : (c, i) => denseMlp(c, i, true);
+  const shape: DecoderShape = { normBias: false, mlp, lmHead: !tied, attention: mlaAttention(mla) };
+  const tensors = [...decoderTensors(ctx, shape), ...deepseekMtpTensors(ctx, shape, mtp)];
+  let notes: string[] | undefined;
+  if (noSlot) {
+    const left = [...ctx.src.names()].filter((n) => n.startsWith('mtp.')).length;
+    ctx.src.ignore((n) => n.startsWith('mtp.'));
+    notes = [`${mtpFound} multi-token-prediction layer(s) left out (${left} tensors under mtp.layers.*): ${noSlot}`];
+  }
   return {
+    ...(notes ? { notes } : {}),
     architecture: target,
     modelType: 'deepseek_v3',
     config: {
@@ -128,9 +141,9 @@ export function deepseekV3Model(ctx: HfRuleContext): HfModel {
       // vLLM's DeepSeek layers are MoE when index ≥ first_k_dense_replace and index % moe_layer_freq == 0
       moe_layer_freq: 1,
       routed_scaling_factor: pyFloat(moe?.topkScalingFactor ?? 1),
-      // multi-token-prediction layers are not exported (see the README)
-      num_nextn_predict_layers: 0,
-      num_mtp_layers: 0,
+      // multi-token-prediction layers at model.layers.<num_hidden_layers + k> (vLLM's name; transformers maps num_mtp_layers to it)
+      num_nextn_predict_layers: mtp,
+      num_mtp_layers: mtp,
       tie_word_embeddings: tied,
     },
     tensors,
