@@ -16,6 +16,7 @@ nodedir=${npm_config_nodedir:-$(npm config get nodedir 2>/dev/null || true)}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cp -r native binding.gyp package.json "$tmp/"
 ln -s "$PWD/node_modules" "$tmp/node_modules"
-(cd "$tmp" && node_modules/.bin/prebuildify --napi --strip --tag-libc -t "$(node -p process.versions.node)")
+# all of the build's output on stderr: stdout belongs to the caller (`npm pack --json` parses it)
+(cd "$tmp" && node_modules/.bin/prebuildify --napi --strip --tag-libc -t "$(node -p process.versions.node)") >&2
 rm -rf "$dir" && mkdir -p prebuilds && cp -r "$tmp/$dir" "$dir"
 ls -l "$dir" >&2
