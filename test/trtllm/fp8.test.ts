@@ -69,6 +69,7 @@ const gpus = (() => {
     return 0;
   }
 })();
+if (!gpus) console.log('fp8: the --device cuda comparison is skipped here: no usable GPU (bench/gpu/run-session.sh runs it on a GPU machine)');
 test.skipIf(!gpus)('--device cuda writes the same FP8 bytes for every reference case', async () => {
   for (const c of cases) {
     const ckpt = openCheckpoint(fp8Fixture('megatron', c.model, 'te2', 'torch', 'tp1pp1'), { modelType: MODEL_TYPE[c.model]! });
