@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "quant.h"
 #include "unique_fd.h"
+#include "units.h"
 #include "window.h"
 #include "worker_pool.h"
 #include "write_all.h"
@@ -26,67 +27,9 @@ namespace mcore {
 
 namespace {
 
-struct Unit {
-  int output;
-  uint64_t begin, end;  // file byte range
-};
-
 struct ProgressData {
   double done, total;
 };
-
-// Splits each output's data section into units of about `unitBytes`, each boundary on an element of the
-// tensor it falls in.
-std::vector<Unit> planUnits(const Plan& plan, uint64_t unitBytes) {
-  std::vector<Unit> units;
-  for (size_t o = 0; o < plan.outputs.size(); o++) {
-    const Output& out = plan.outputs[o];
-    uint64_t at = out.header.size();
-    size_t ti = 0;
-    while (at < out.size) {
-      uint64_t end = std::min(out.size, at + unitBytes);
-      if (end < out.size) {
-        while (ti < out.tensors.size() && plan.tensors[out.tensors[ti]].byteStart + plan.tensors[out.tensors[ti]].byteLength <= end) ti++;
-        const Tensor& t = plan.tensors[out.tensors[ti]];
-        uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
-        // a quantized tensor is cut between block rows where the unit holds at least one
-        uint64_t granule = t.quant >= 0 ? plan.quants[t.quant].granule : size;
-        uint64_t aligned = t.byteStart + (end - t.byteStart) / granule * granule;
-        if (aligned <= at || granule % size != 0) aligned = t.byteStart + (end - t.byteStart) / size * size;
-        if (aligned > at) end = aligned;
-      }
-      units.push_back({static_cast<int>(o), at, end});
-      at = end;
-    }
-  }
-  return units;
-}
-
-// For every tensor in the unit, calls onTensor(tensor, e0, e1) (the unit holds its elements [e0, e1)), then
-// onPart(piece, lo, hi) for each of its pieces that may have elements [lo, hi) there, in output order. The
-// executor gathers these parts; counting them beforehand tells when a piece's last part is done.
-template <typename OnTensor, typename OnPart>
-void forEachPart(const Plan& plan, const Unit& u, OnTensor&& onTensor, OnPart&& onPart) {
-  const Output& out = plan.outputs[u.output];
-  // first tensor ending after u.begin
-  auto it = std::upper_bound(out.tensors.begin(), out.tensors.end(), u.begin, [&](uint64_t at, int ti) {
-    return at < plan.tensors[ti].byteStart + plan.tensors[ti].byteLength;
-  });
-  for (; it != out.tensors.end(); ++it) {
-    const Tensor& t = plan.tensors[*it];
-    if (t.byteStart >= u.end) break;
-    uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
-    uint64_t b = std::max(u.begin, t.byteStart), e = std::min(u.end, t.byteStart + t.byteLength);
-    int64_t e0 = static_cast<int64_t>((b - t.byteStart) / size), e1 = static_cast<int64_t>((e - t.byteStart) / size);
-    onTensor(t, e0, e1);
-    for (int pi : t.pieces) {
-      const Piece& pc = plan.pieces[pi];
-      if (pc.dmin >= e1) break;
-      if (pc.dmax < e0) continue;
-      onPart(pi, firstAtOrAfter(pc, e0), firstAtOrAfter(pc, e1));
-    }
-  }
-}
 
 struct Part {
   int piece;
@@ -183,23 +126,12 @@ class Job : public Napi::AsyncWorker {
     // a unit holds at least one block row of every quantized tensor, so that none is computed more than once
     for (const Quant& q : plan_.quants)
       if (!q.scales) unitBytes_ = std::max(unitBytes_, (q.granule + kMinUnitBytes - 1) / kMinUnitBytes * kMinUnitBytes);
-    units_ = planUnits(plan_, unitBytes_);
+    units_ = cutUnits(plan_, unitBytes_);
+    // counts the parts of each piece (and checks that pieces cover their tensors) before anything is gathered
     std::vector<int64_t> partsPerPiece(plan_.pieces.size(), 0);
-    for (const Unit& u : units_) forEachPart(plan_, u, [](const Tensor&, int64_t, int64_t) {}, [&](int pi, int64_t, int64_t) { partsPerPiece[pi]++; });
+    for (const UnitSpan& u : units_) forEachPart(plan_, u, [](const Tensor&, int64_t, int64_t) {}, [&](int pi, int64_t, int64_t) { partsPerPiece[pi]++; });
     release_ = std::make_unique<SourceRelease>(plan_, partsPerPiece);
-    unitsPerOutput_.assign(plan_.outputs.size(), 0);
-    for (const Unit& u : units_) unitsPerOutput_[u.output]++;
-    // units are in file order, output after output
-    firstUnit_.assign(plan_.outputs.size(), 0);
-    std::vector<std::vector<uint64_t>> ends(plan_.outputs.size());
-    for (size_t u = 0; u < units_.size(); u++) {
-      if (ends[units_[u].output].empty()) firstUnit_[units_[u].output] = u;
-      ends[units_[u].output].push_back(units_[u].end);
-    }
-    writeBehind_.clear();
-    for (size_t o = 0; o < plan_.outputs.size(); o++) writeBehind_.push_back(std::make_unique<WriteBehind>(fds_[o].get(), std::move(ends[o])));
-    unitsLeft_.reset(new std::atomic<int64_t>[plan_.outputs.size()]);
-    for (size_t o = 0; o < plan_.outputs.size(); o++) unitsLeft_[o].store(unitsPerOutput_[o]);
+    completion_ = std::make_unique<OutputCompletion>(plan_, outputFds(), units_);
     unsigned n = std::max(1u, std::min({shape.threads, static_cast<unsigned>(units_.size()), workerPoolSize()}));
     usedThreads_ = n;
     start_ = std::chrono::steady_clock::now();
@@ -220,9 +152,7 @@ class Job : public Napi::AsyncWorker {
       done_ += bytes;
       maybeReport();
     };
-    std::vector<int> fds;
-    for (const UniqueFd& fd : fds_) fds.push_back(fd.get());
-    executeOnDevices(plan_, fds, devices_, hooks);
+    executeOnDevices(plan_, outputFds(), devices_, hooks);
     if (cancelled_->load()) throw NativeError("E_ABORTED", "the export was aborted");
   }
 
@@ -241,17 +171,11 @@ class Job : public Napi::AsyncWorker {
         runUnit(units_[u], buffer.get());
         done_ += units_[u].end - units_[u].begin;
         maybeReport();
-        int o = units_[u].output;
-        writeBehind_[o]->written(u - firstUnit_[o], plan_.outputs[o].path);
         // the thread that writes an output's last unit flushes it while the others go on with the next file
-        if (unitsLeft_[o].fetch_sub(1) == 1) finishOutput(o);
+        if (completion_->written(u)) completion_->finish(units_[u].output);
       }
       // outputs without data units (header only)
-      for (;;) {
-        if (stop_.load()) return;
-        size_t o = nextSync_.fetch_add(1);
-        if (o >= fds_.size()) break;
-        if (unitsPerOutput_[o] == 0) finishOutput(static_cast<int>(o));
+      while (!stop_.load() && completion_->finishNextEmpty()) {
       }
     } catch (const NativeError& e) {
       fail(e.code(), e.what());
@@ -262,49 +186,35 @@ class Job : public Napi::AsyncWorker {
     }
   }
 
-  // Flushes a complete output to stable storage, then drops its now clean pages from the page cache.
-  void finishOutput(int o) {
-    if (::fsync(fds_[o].get()) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
-    writeBehind_[o]->finished();
+  std::vector<int> outputFds() const {
+    std::vector<int> fds;
+    for (const UniqueFd& fd : fds_) fds.push_back(fd.get());
+    return fds;
   }
 
-  void runUnit(const Unit& u, uint8_t* buffer) {
+  void runUnit(const UnitSpan& u, uint8_t* buffer) {
     const Output& out = plan_.outputs[u.output];
-    const Tensor* tensor = nullptr;
     uint8_t* window = nullptr;
-    int64_t covered = 0, e0 = 0, e1 = 0;
-    auto checkCovered = [&] {
-      if (tensor && covered != e1 - e0) {
-        throw NativeError("E_FORMAT", "tensor " + tensor->name + " in " + out.path + ": its pieces overlap or leave gaps near element " +
-                                          std::to_string(e0));
-      }
-    };
+    int64_t e0 = 0;
     thread_local std::vector<Part> parts;
     parts.clear();
     forEachPart(
         plan_, u,
         [&](const Tensor& t, int64_t a, int64_t b) {
-          checkCovered();
-          tensor = &t;
           window = buffer + (std::max(u.begin, t.byteStart) - u.begin);
-          covered = 0;
           e0 = a;
-          e1 = b;
           if (t.quant >= 0) {
             const uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
             quantizeRange(plan_, plan_.quants[t.quant], static_cast<uint64_t>(a) * size, static_cast<uint64_t>(b) * size, window,
                           [this](int pi, int64_t lo, int64_t hi) { release_->consumedDense(pi, lo, hi); });
-            covered = b - a;
           }
         },
         [&](int pi, int64_t lo, int64_t hi) {
           const Piece& pc = plan_.pieces[pi];
           if (hi > lo && pc.source >= 0 && !plan_.sources[pc.source].memory) adviseSource(pc, lo, hi);
           gatherRange(pc, lo, hi, window, e0);
-          covered += hi - lo;
           parts.push_back({pi, lo, hi});
         });
-    checkCovered();
     // the bytes are in the buffer: the source pages they came from are no longer needed by this unit
     for (const Part& p : parts) release_->consumed(p.piece, p.lo, p.hi);
     pwriteAll(fds_[u.output].get(), buffer, u.end - u.begin, u.begin, out.path);
@@ -314,15 +224,7 @@ class Job : public Napi::AsyncWorker {
   void adviseSource(const Piece& pc, int64_t lo, int64_t hi) {
     // extremes of the source offsets over the range: bounded by the offsets of its first and last elements
     // widened by one full inner-dims span, which is enough for a read-ahead hint
-    auto srcOf = [&](int64_t k) {
-      int64_t s = 0;
-      for (int d = pc.rank - 1; d >= 0; d--) {
-        s += (k % pc.shape[d]) * pc.srcStrides[d];
-        k /= pc.shape[d];
-      }
-      return s;
-    };
-    int64_t a = srcOf(lo), b = srcOf(hi - 1);
+    int64_t a = sourceElement(pc, lo), b = sourceElement(pc, hi - 1);
     int64_t minEl = std::min(a, b), maxEl = std::max(a, b);
     const MappedFile& file = *plan_.sources[pc.source].file;
     uint64_t begin = static_cast<uint64_t>(pc.srcBase + minEl * pc.srcSize - file.data());
@@ -371,13 +273,9 @@ class Job : public Napi::AsyncWorker {
   bool hasProgress_ = false;
 
   std::vector<UniqueFd> fds_;
-  std::vector<Unit> units_;
+  std::vector<UnitSpan> units_;
   std::atomic<size_t> nextUnit_{0};
-  std::atomic<size_t> nextSync_{0};
-  std::vector<int64_t> unitsPerOutput_;
-  std::vector<size_t> firstUnit_;
-  std::vector<std::unique_ptr<WriteBehind>> writeBehind_;
-  std::unique_ptr<std::atomic<int64_t>[]> unitsLeft_;
+  std::unique_ptr<OutputCompletion> completion_;
   std::atomic<uint64_t> done_{0};
   std::atomic<int64_t> lastReportMs_{-1000};  // the first finished unit reports at once
   std::chrono::steady_clock::time_point start_;

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "native_error.h"
+#include "units.h"
 
 namespace mcore {
 
@@ -35,29 +36,8 @@ uint64_t bytesPerUnitByte(const Plan& plan) {
 // too wide at each end otherwise.
 SourceSpan sourceSpan(const Piece& pc, int64_t lo, int64_t hi) {
   if (hi <= lo || pc.srcSize == 0) return {};
-  int64_t a[kMaxRank], b[kMaxRank];
-  int64_t ka = lo, kb = hi - 1;
-  for (int d = pc.rank - 1; d >= 0; d--) {
-    a[d] = ka % pc.shape[d];
-    ka /= pc.shape[d];
-    b[d] = kb % pc.shape[d];
-    kb /= pc.shape[d];
-  }
   int64_t minEl = 0, maxEl = 0;
-  int d = 0;
-  for (; d < pc.rank && a[d] == b[d]; d++) {
-    minEl += a[d] * pc.srcStrides[d];
-    maxEl += a[d] * pc.srcStrides[d];
-  }
-  if (d < pc.rank) {
-    int64_t x = a[d] * pc.srcStrides[d], y = b[d] * pc.srcStrides[d];
-    minEl += std::min(x, y);
-    maxEl += std::max(x, y);
-    for (int e = d + 1; e < pc.rank; e++) {
-      int64_t s = (pc.shape[e] - 1) * pc.srcStrides[e];
-      (s < 0 ? minEl : maxEl) += s;
-    }
-  }
+  sourceElementRange(pc, lo, hi, minEl, maxEl);
   // srcBase is element 0 of the view; the caller turns this into a file offset
   return {static_cast<uint64_t>(minEl * pc.srcSize), static_cast<uint64_t>((maxEl - minEl + 1) * pc.srcSize)};
 }

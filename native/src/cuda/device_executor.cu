@@ -6,13 +6,10 @@
 // A unit whose spans cannot fit the staging buffer even when cut down (a huge transposed view) is gathered on
 // the CPU with the same code as the CPU executor.
 #include <cuda_runtime.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +28,7 @@
 #include "probe.h"
 #include "quant_device.h"
 #include "../quant.h"
+#include "../units.h"
 #include "../write_all.h"
 
 namespace mcore {
@@ -79,9 +77,7 @@ struct Range {
   uint64_t stageOff = 0;
 };
 
-struct Unit {
-  int output;
-  uint64_t begin, end;  // file byte range
+struct Unit : UnitSpan {  // the file byte range, cut as the CPU executor cuts it (units.h)
   uint64_t pad;         // begin % 16: the window sits at devOut + pad so device addresses keep the file's alignment
   uint64_t stageBytes = 0;
   bool hostGather = false;
@@ -90,40 +86,6 @@ struct Unit {
   std::vector<cuda::QuantSeg> quantSegs;  // stretches of quantized tensors (quant_device.h)
 };
 
-
-// Source elements touched by [lo, hi): exact for dims before the first where lo and hi-1 differ, the whole
-// extent inside it (a superset of at most a few rows, inside the validated reach of the piece).
-void spanOf(const Piece& pc, int64_t lo, int64_t hi, int64_t& mn, int64_t& mx) {
-  int64_t a[kMaxRank], b[kMaxRank];
-  int64_t x = lo, y = hi - 1;
-  for (int d = pc.rank - 1; d >= 0; d--) {
-    a[d] = x % pc.shape[d];
-    x /= pc.shape[d];
-    b[d] = y % pc.shape[d];
-    y /= pc.shape[d];
-  }
-  mn = mx = 0;
-  int d = 0;
-  for (; d < pc.rank && a[d] == b[d]; d++) mn = mx = mn + a[d] * pc.srcStrides[d];
-  if (d < pc.rank) {
-    int64_t p = a[d] * pc.srcStrides[d], q = b[d] * pc.srcStrides[d];
-    mn += std::min(p, q);
-    mx += std::max(p, q);
-    for (d++; d < pc.rank; d++) {
-      int64_t s = (pc.shape[d] - 1) * pc.srcStrides[d];
-      (s < 0 ? mn : mx) += s;
-    }
-  }
-}
-
-int64_t srcElemOf(const Piece& pc, int64_t k) {
-  int64_t s = 0;
-  for (int d = pc.rank - 1; d >= 0; d--) {
-    s += (k % pc.shape[d]) * pc.srcStrides[d];
-    k /= pc.shape[d];
-  }
-  return s;
-}
 
 class Planner {
  public:
@@ -135,10 +97,10 @@ class Planner {
       const Output& f = plan_.outputs[o];
       uint64_t at = f.header.size();
       while (at < f.size) {
-        uint64_t end = cut(f, at, std::min(f.size, at + window_));
+        uint64_t end = cutUnitEnd(plan_, f, at, std::min(f.size, at + window_));
         Unit u = collect(static_cast<int>(o), at, end);
         while (u.stageBytes > stageCap_ && end - at > kMinWindowBytes) {
-          end = cut(f, at, at + (end - at) / 2);
+          end = cutUnitEnd(plan_, f, at, at + (end - at) / 2);
           u = collect(static_cast<int>(o), at, end);
         }
         if (u.stageBytes > stageCap_) u.hostGather = true;
@@ -151,57 +113,25 @@ class Planner {
   }
 
  private:
-  // `end` moved down to an element boundary of the tensor it falls in (kept when that would leave nothing)
-  uint64_t cut(const Output& f, uint64_t at, uint64_t end) const {
-    if (end >= f.size) return f.size;
-    for (int ti : f.tensors) {
-      const Tensor& t = plan_.tensors[ti];
-      if (t.byteStart + t.byteLength <= end) continue;
-      uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
-      // a quantized tensor is cut between block rows where the window holds at least one
-      uint64_t granule = t.quant >= 0 && plan_.quants[t.quant].granule % size == 0 ? plan_.quants[t.quant].granule : size;
-      uint64_t aligned = t.byteStart + (end - std::min(end, t.byteStart)) / granule * granule;
-      if (aligned <= at) aligned = t.byteStart + (end - std::min(end, t.byteStart)) / size * size;
-      if (t.byteStart > end) aligned = end;
-      return aligned > at ? aligned : end;
-    }
-    return end;
-  }
-
+  // the unit's piece ranges with the source span each reads, and its stretches of quantized tensors
   Unit collect(int o, uint64_t begin, uint64_t end) const {
-    const Output& f = plan_.outputs[o];
-    Unit u{o, begin, end, begin % kAlign};
-    auto it = std::upper_bound(f.tensors.begin(), f.tensors.end(), begin, [&](uint64_t at, int ti) {
-      return at < plan_.tensors[ti].byteStart + plan_.tensors[ti].byteLength;
-    });
-    for (; it != f.tensors.end(); ++it) {
-      const Tensor& t = plan_.tensors[*it];
-      if (t.byteStart >= end) break;
-      uint64_t size = static_cast<uint64_t>(itemsize(t.dtype));
-      uint64_t b = std::max(begin, t.byteStart), e = std::min(end, t.byteStart + t.byteLength);
-      int64_t e0 = static_cast<int64_t>((b - t.byteStart) / size), e1 = static_cast<int64_t>((e - t.byteStart) / size);
-      if (t.quant >= 0) {
-        u.quantSegs.push_back({t.quant, b - t.byteStart, e - t.byteStart, u.pad + (b - begin)});
-        continue;
-      }
-      int64_t covered = 0;
-      for (int pi : t.pieces) {
-        const Piece& pc = plan_.pieces[pi];
-        if (pc.dmin >= e1) break;
-        if (pc.dmax < e0) continue;
-        int64_t lo = firstAtOrAfter(pc, e0), hi = firstAtOrAfter(pc, e1);
-        if (hi <= lo) continue;
-        Range r{pi, lo, hi, 0, 0};
-        spanOf(pc, lo, hi, r.spanMinEl, r.spanMaxEl);
-        u.stageBytes = (u.stageBytes + kAlign - 1) / kAlign * kAlign + kAlign;  // room to shift for alignment
-        u.stageBytes += static_cast<uint64_t>(r.spanMaxEl - r.spanMinEl + 1) * static_cast<uint64_t>(pc.srcSize);
-        u.ranges.push_back(r);
-        covered += hi - lo;
-      }
-      if (covered != e1 - e0) {
-        throw NativeError("E_FORMAT", "tensor " + t.name + " in " + f.path + ": its pieces overlap or leave gaps near element " + std::to_string(e0));
-      }
-    }
+    Unit u{{o, begin, end}, begin % kAlign};
+    forEachPart(
+        plan_, u,
+        [&](const Tensor& t, int64_t, int64_t) {
+          if (t.quant < 0) return;
+          uint64_t b = std::max(begin, t.byteStart), e = std::min(end, t.byteStart + t.byteLength);
+          u.quantSegs.push_back({t.quant, b - t.byteStart, e - t.byteStart, u.pad + (b - begin)});
+        },
+        [&](int pi, int64_t lo, int64_t hi) {
+          if (hi <= lo) return;
+          const Piece& pc = plan_.pieces[pi];
+          Range r{pi, lo, hi, 0, 0};
+          sourceElementRange(pc, lo, hi, r.spanMinEl, r.spanMaxEl);
+          u.stageBytes = (u.stageBytes + kAlign - 1) / kAlign * kAlign + kAlign;  // room to shift for alignment
+          u.stageBytes += static_cast<uint64_t>(r.spanMaxEl - r.spanMinEl + 1) * static_cast<uint64_t>(pc.srcSize);
+          u.ranges.push_back(r);
+        });
     return u;
   }
 
@@ -264,7 +194,7 @@ class Planner {
         if (rowsAligned && d0 % dsz == 0) {
           head = std::min<int64_t>(rowCols, ((16 - d0 % 16) % 16) / dsz);
           nvec = (rowCols - head) / vec;
-          firstSrcEl = srcElemOf(pc, bodyLo) + head;
+          firstSrcEl = sourceElement(pc, bodyLo) + head;
         }
       }
       // staging place: element-aligned, and the first vector's source 16-byte aligned
@@ -386,20 +316,10 @@ class Runner {
     stageBytes_ = std::min(stageBytes_, needStage);
     const uint64_t perGpu = (units_.size() + opts_.gpus.size() - 1) / opts_.gpus.size();
     slots = static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(slots, perGpu)));
-    // write-behind as in the CPU executor (window.h): write-back of each output's completed prefix starts
+    // write-behind as in the CPU executor (units.h): write-back of each output's completed prefix starts
     // every 64 MiB, so the final fsync does not find the whole export dirty
-    firstUnit_.assign(plan_.outputs.size(), 0);
-    std::vector<std::vector<uint64_t>> ends(plan_.outputs.size());
-    for (size_t i = 0; i < units_.size(); i++) {
-      if (ends[units_[i].output].empty()) firstUnit_[units_[i].output] = i;
-      ends[units_[i].output].push_back(units_[i].end);
-    }
-    unitsLeft_.reset(new std::atomic<int64_t>[plan_.outputs.size()]);
-    for (size_t o = 0; o < plan_.outputs.size(); o++) {
-      unitsLeft_[o].store(static_cast<int64_t>(ends[o].size()));
-      // a header-only output has no unit whose writer would flush it
-      if (ends[o].empty() && ::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
-      writeBehind_.push_back(std::make_unique<WriteBehind>(fds_[o], std::move(ends[o])));
+    completion_ = std::make_unique<OutputCompletion>(plan_, fds_, std::vector<UnitSpan>(units_.begin(), units_.end()));
+    while (completion_->finishNextEmpty()) {  // a header-only output has no unit whose writer would flush it
     }
     const auto wall0 = Clock::now();
     std::vector<std::thread> pool;
@@ -437,12 +357,9 @@ class Runner {
         size_t i = next_.fetch_add(1);
         if (i >= units_.size()) break;
         runUnit(units_[i], *slot);
-        const int o = units_[i].output;
-        writeBehind_[o]->written(i - firstUnit_[o], plan_.outputs[o].path);
-        if (unitsLeft_[o].fetch_sub(1) == 1) {  // this output's last unit: flush it now (no writer is left)
+        if (completion_->written(i)) {  // this output's last unit: flush it now (no writer is left)
           auto ts = Clock::now();
-          if (::fsync(fds_[o]) != 0) throwErrno("cannot flush", plan_.outputs[o].path, errno);
-          writeBehind_[o]->finished();
+          completion_->finish(units_[i].output);
           tick(4, ts);
         }
         if (hooks_.written) hooks_.written(units_[i].end - units_[i].begin);
@@ -568,9 +485,7 @@ class Runner {
   const bool debug_ = std::getenv("MCORE_CUDA_DEBUG") != nullptr && std::getenv("MCORE_CUDA_DEBUG")[0] == '1';
   std::vector<Unit> units_;
   std::unique_ptr<SourceRelease> release_;
-  std::vector<size_t> firstUnit_;
-  std::vector<std::unique_ptr<WriteBehind>> writeBehind_;
-  std::unique_ptr<std::atomic<int64_t>[]> unitsLeft_;
+  std::unique_ptr<OutputCompletion> completion_;
   std::atomic<size_t> next_{0};
   std::atomic<bool> stop_{false};
   using Clock = std::chrono::steady_clock;
