@@ -13,8 +13,8 @@ import { numel } from '../tensor/shape.js';
 import { itemsize } from '../tensor/dtype.js';
 import { helperActivationFor } from './activation.js';
 import { type TrtDType, TRT_DTYPES } from './config.js';
-import { TRTLLMHelper, type TRTLLMHelperOptions } from './helper.js';
-import { pyJsonDump, type PyJson } from '../export/pyjson.js';
+import { makeConfig, TRTLLMHelper, type TRTLLMHelperOptions } from './helper.js';
+import type { PyJson } from '../export/pyjson.js';
 import { resolveQuantize, type QuantizeOptions } from '../quantize/scheme.js';
 import { checkTrtllmScheme, quantizeTrtllmRank, trtllmQuantization } from '../quantize/trtllm.js';
 import { saveTrtllmCheckpoint, TRTLLM_OUTPUT, trtllmRankPlan } from './save.js';
@@ -141,7 +141,7 @@ export async function exportTrtllm(ckpt: Checkpoint, o: ExportTrtllmOptions): Pr
   const configs = quant
     ? converted.configs.map((c) => {
         const fields = { ...c.fields, quantization: trtllmQuantization(quant, o.quantize!.exclude ?? []) };
-        return { ...c, fields, toJson: () => pyJsonDump(fields) };
+        return makeConfig(c.mapping, fields);
       })
     : converted.configs;
   const plan = trtllmRankPlan(weights, o.outDir);

@@ -311,7 +311,8 @@ function configVocabSize(converted: readonly ConvertedWeight[], x: { tpSize: num
   return hasLmHead ? padVocabSize(rows, x.tpSize) : rows;
 }
 
-function makeConfig(mapping: RankMapping, fields: { [k: string]: PyJson }): TrtllmPretrainedConfig {
+/** A rank's config.json: its fields, written as Megatron's tooling writes them. */
+export function makeConfig(mapping: RankMapping, fields: { [k: string]: PyJson }): TrtllmPretrainedConfig {
   return { rank: mapping.rank, mapping, fields, toJson: () => pyJsonDump(fields) };
 }
 
